@@ -1,0 +1,109 @@
+"""Enhancers: DAP-LED, learned baselines, classical methods and cascades.
+
+    from ledbench.enhancers import create_enhancer, list_enhancers
+    enh = create_enhancer("zero_dce", weights="path/to/Epoch99.pth")
+    out = enh.enhance(x)        # N x 3 x H x W float RGB in [0, 1] -> same
+    cas = create_enhancer("clahe+richardson_lucy")
+
+Names follow timm's ``arch.tag``: ``sci.medium`` selects the SCI weights tagged ``medium``; a bare ``sci`` uses the
+default tag. ``a+b[+c]`` builds a cascade applied left to right. Built-ins register lazily (import strings), so
+importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ledbench.bench.config import build_config
+from ledbench.bench.errors import ConfigError, UnknownNameError
+from ledbench.enhancers.registry import ENHANCERS
+
+__all__ = ["ENHANCERS", "create_enhancer", "list_enhancers", "enhancer_class", "enhancer_availability"]
+
+# Pure-python modules that register built-in names (as "module:attr" strings, without importing torch).
+_CATALOGS = ("classical", "baselines", "cascades", "dap_led")
+_catalogs_loaded = False
+
+
+def _load_catalogs() -> None:
+    global _catalogs_loaded
+    if _catalogs_loaded:
+        return
+    _catalogs_loaded = True
+    for cat in _CATALOGS:
+        modname = f"ledbench.enhancers._catalog_{cat}"
+        if importlib.util.find_spec(modname) is not None:
+            importlib.import_module(modname)
+
+
+def _split(name: str) -> tuple[str, dict[str, Any]]:
+    """Registered name for ``name`` plus its entry meta; ``arch.tag`` falls back to ``arch`` with ``tag``."""
+    _load_catalogs()
+    if "/" in name or "\\" in name or name.endswith((".pth", ".pt", ".ckpt", ".safetensors")):
+        raise ConfigError(f"{name!r} looks like a file path, not an enhancer name; pass it as weights=PATH")
+    if name in ENHANCERS:
+        entry = ENHANCERS.entry(name)
+        return entry.name, dict(entry.meta)
+    arch, dot, tag = name.rpartition(".")
+    if dot and arch in ENHANCERS:
+        entry = ENHANCERS.entry(arch)
+        return entry.name, {**entry.meta, "tag": tag}
+    raise UnknownNameError(ENHANCERS.unknown_message(name))
+
+
+def enhancer_class(name: str):
+    """The class registered for ``name`` (imports it)."""
+    key, _ = _split(name)
+    return ENHANCERS.get(key)
+
+
+def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", *, download: bool = False,
+                    tile: int = 0, tile_overlap: int = 32, amp: bool = False, **overrides: Any):
+    """Build an enhancer by registry name.
+
+    Args:
+        name: ``arch``, ``arch.tag`` or a cascade ``a+b[+c]``.
+        weights: a local file, a weights tag, or None for the entry's default weights.
+        device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``.
+        download: allow downloading missing weights (only when online).
+        tile, tile_overlap, amp: inference options (recorded in the cache key).
+        **overrides: fields of the enhancer's ``Config`` dataclass.
+    """
+    name = name.strip()
+    if "+" in name:
+        from ledbench.enhancers.base import Cascade
+
+        if overrides or weights:
+            raise ConfigError(f"cascade {name!r} takes no overrides or weights; configure its stages by "
+                              "registering a named variant")
+        stages = [create_enhancer(s, device=device, download=download, tile=tile, tile_overlap=tile_overlap,
+                                  amp=amp) for s in name.split("+")]
+        return Cascade(stages)
+    key, meta = _split(name)
+    cls = ENHANCERS.get(key)
+    defaults = dict(meta.get("config", {}))
+    config = build_config(cls.Config, {**defaults, **overrides}, owner=name)
+    tag = meta.get("tag")
+    display = name if tag is None or name.endswith(f".{tag}") or name == key else f"{key}.{tag}"
+    return cls(config, name=display, tag=tag, weights=weights, device=device, download=download, tile=tile,
+               tile_overlap=tile_overlap, amp=amp)
+
+
+def enhancer_availability(name: str) -> tuple[bool, str]:
+    """``(True, "")`` when ``name`` can be built offline now, else ``(False, how to enable it)``."""
+    if "+" in name:
+        for stage in name.split("+"):
+            ok, why = enhancer_availability(stage)
+            if not ok:
+                return ok, why
+        return True, ""
+    key, meta = _split(name)
+    cls = ENHANCERS.get(key)
+    return cls.availability(meta.get("tag"))
+
+
+def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
+    """Registered enhancer names (``arch`` and ``arch.tag``), naturally sorted, shell-style wildcards."""
+    _load_catalogs()
+    return ENHANCERS.names(filter, exclude)
