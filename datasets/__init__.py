@@ -1,1 +1,53 @@
-"""x"""
+"""Datasets: LOL-Blur, Real-LOL-Blur, paired/unpaired folders, labelled sets, synthesis, the embedded synth_mini.
+
+    from ledbench.datasets import create_dataset, list_datasets
+    ds = create_dataset("synth_mini")
+    ds = create_dataset("folder:/data/night", paired=False)   # "name:PATH" sets the dataset's root
+
+Built-ins register lazily (import strings); importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ledbench.bench.config import build_config
+from ledbench.datasets.registry import DATASETS
+
+__all__ = ["DATASETS", "create_dataset", "list_datasets", "parse_dataset_spec"]
+
+_CATALOGS = ("builtin",)
+_loaded = False
+
+
+def _load_catalogs() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for cat in _CATALOGS:
+        mod = f"ledbench.datasets._catalog_{cat}"
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
+
+
+def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"lolblur:/data/LOLBlur"`` -> ``("lolblur", {"root": "/data/LOLBlur"})``; ``"synth_mini"`` -> no root."""
+    name, sep, root = spec.partition(":")
+    return name.strip(), ({"root": root} if sep else {})
+
+
+def create_dataset(spec: str, **overrides: Any):
+    """Build a dataset from ``name`` or ``name:ROOT`` plus Config overrides (``split=``, ``limit=`` ...)."""
+    _load_catalogs()
+    name, extra = parse_dataset_spec(spec)
+    cls = DATASETS.get(name)
+    entry = DATASETS.entry(name)
+    config = build_config(cls.Config, {**entry.meta.get("config", {}), **extra, **overrides}, owner=name)
+    return cls(config, name=entry.name)
+
+
+def list_datasets(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
+    _load_catalogs()
+    return DATASETS.names(filter, exclude)

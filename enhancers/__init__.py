@@ -22,7 +22,7 @@ from ledbench.enhancers.registry import ENHANCERS
 __all__ = ["ENHANCERS", "create_enhancer", "list_enhancers", "enhancer_class", "enhancer_availability"]
 
 # Pure-python modules that register built-in names (as "module:attr" strings, without importing torch).
-_CATALOGS = ("classical", "baselines", "cascades", "dap_led")
+_CATALOGS = ("classical", "lle", "deblur", "joint", "cascades", "dap_led")
 _catalogs_loaded = False
 
 

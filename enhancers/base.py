@@ -115,14 +115,14 @@ class Enhancer:
             raise InputError(f"{self.name}: expected a float tensor in [0, 1], got {x.dtype}")
         src_device = x.device
         x = x.float()
-        with torch.inference_mode():
+        with torch.no_grad():
             y = self._enhance(x)
         if tuple(y.shape) != tuple(x.shape):
             raise InputError(f"{self.name}: produced shape {tuple(y.shape)} for input {tuple(x.shape)}")
         if not torch.isfinite(y).all():
             raise InputError(f"{self.name} produced NaN/Inf values; the input may be out of the model's domain "
                              "or the weights are broken")
-        return y.float().clamp_(0.0, 1.0).to(src_device)
+        return y.float().clamp(0.0, 1.0).to(src_device)
 
     __call__ = enhance
 

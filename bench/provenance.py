@@ -1,0 +1,80 @@
+"""Run provenance: package versions, git revision (+ dirty flag), device, seeds, determinism flags, timing."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("ledbench", "torch", "torchvision", "numpy", "scikit-image", "opencv-python", "ultralytics",
+            "transformers", "open_clip_torch", "timm", "pycocotools", "pandas", "lpips")
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_revision(path: str | Path | None = None) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding ledbench (if any)."""
+    path = Path(path) if path else Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5).stdout.strip() or None
+        if commit is None:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=5).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def device_info(device: Any = None) -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
+                            "processor": platform.processor() or platform.machine()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda_available"] = torch.cuda.is_available()
+        if torch.cuda.is_available():
+            info["cuda_device"] = torch.cuda.get_device_name(0)
+            info["cuda_version"] = torch.version.cuda
+        info["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
+        info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+    except ImportError:  # pragma: no cover
+        pass
+    if device is not None:
+        info["device"] = str(device)
+    return info
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> dict[str, int | bool]:
+    """Seed python, numpy and torch (separately recorded) and turn on deterministic kernels where cheap."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    return {"python_seed": seed, "numpy_seed": seed % (2 ** 32), "torch_seed": seed,
+            "cudnn_deterministic": deterministic}
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,130 @@
+"""The results store: long-format rows, a per-image sidecar and a run manifest.
+
+A run directory holds:
+
+- ``results.csv``: one :class:`ResultRow` per enhancer x dataset x split x task x task_model x protocol x metric;
+  ``value`` is always a float, ``higher_is_better`` a bool (from the metric, never from the run).
+- ``per_image.csv``: one :class:`PerImageRow` per image and metric (the lm-eval ``samples_*.jsonl`` role).
+- ``manifest.json``: provenance (see :mod:`ledbench.bench.provenance`), the run config and skipped entries.
+
+Reports and regression checks read only these files (:func:`read_results`).
+
+Protocols: ``full_reference`` / ``no_reference`` for quality; ``real_gt`` (dataset labels) and ``pseudo_gt`` (the
+same task model on the sharp normal-light reference gives the labels) for downstream tasks. The pseudo-enhancers
+``input`` (the degraded image as is) and ``reference`` (the sharp reference) give each table its floor and ceiling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ledbench.datasets.io import atomic_write_bytes
+
+PROTOCOLS = ("full_reference", "no_reference", "real_gt", "pseudo_gt")
+
+
+@dataclass
+class ResultRow:
+    """One aggregated score."""
+
+    enhancer: str
+    enhancer_config_hash: str
+    weights_sha256: str
+    dataset: str
+    dataset_manifest_hash: str
+    split: str
+    task: str            # task kind: quality | detection | segmentation | depth
+    task_model: str      # registry name of the task model ("quality" for image quality)
+    task_config_hash: str
+    protocol: str        # one of PROTOCOLS
+    metric: str
+    value: float
+    stderr: float
+    higher_is_better: bool
+    n_images: int        # images that contributed to value
+    n_images_total: int  # items in the dataset (after limit)
+    run_id: str = ""
+
+
+@dataclass
+class PerImageRow:
+    enhancer: str
+    dataset: str
+    split: str
+    task: str
+    task_model: str
+    protocol: str
+    metric: str
+    image_id: str
+    value: float
+
+
+RESULT_COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
+PER_IMAGE_COLUMNS = [f.name for f in dataclasses.fields(PerImageRow)]
+KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
+
+
+def _csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
+    import csv
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        rec = dataclasses.asdict(row) if dataclasses.is_dataclass(row) else dict(row)
+        out = []
+        for col in columns:
+            v = rec.get(col, "")
+            if isinstance(v, float):
+                v = repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+            out.append(v)
+        writer.writerow(out)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:
+    atomic_write_bytes(Path(path), _csv_bytes(rows, RESULT_COLUMNS))
+
+
+def write_per_image(path: str | Path, rows: Iterable[PerImageRow]) -> None:
+    atomic_write_bytes(Path(path), _csv_bytes(rows, PER_IMAGE_COLUMNS))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def read_results(*paths: str | Path):
+    """Read ``results.csv`` files or run directories into one pandas DataFrame with typed columns."""
+    import pandas as pd
+
+    frames = []
+    for p in paths:
+        p = Path(p)
+        f = p / "results.csv" if p.is_dir() else p
+        if not f.is_file():
+            from ledbench.bench.errors import InputError
+
+            raise InputError(f"no results file at {str(f)!r}; pass a run directory written by `ledbench run`")
+        df = pd.read_csv(f, dtype={"weights_sha256": str, "enhancer_config_hash": str, "task_config_hash": str,
+                                   "dataset_manifest_hash": str, "run_id": str}, keep_default_na=False,
+                         na_values={"value": ["nan"], "stderr": ["nan"]})
+        df["source"] = str(p)
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    df["value"] = df["value"].astype(float)
+    df["stderr"] = pd.to_numeric(df["stderr"], errors="coerce")
+    df["higher_is_better"] = df["higher_is_better"].astype(str).str.lower().isin(["true", "1"])
+    return df
+
+
+def read_per_image(run_dir: str | Path):
+    import pandas as pd
+
+    return pd.read_csv(Path(run_dir) / "per_image.csv", keep_default_na=False, na_values={"value": ["nan"]})

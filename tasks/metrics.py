@@ -1,0 +1,129 @@
+"""Metric accumulators and their registry.
+
+Contract (modelled on ultralytics' ``update_stats``/``results_dict``): ``update(pred, target, image_id)`` for each
+image, then ``compute() -> dict[str, float]`` and ``per_image() -> dict[image_id, dict[str, float]]``.
+Semantics live on the metric, not in the run: ``outputs`` maps each output name to ``higher_is_better``;
+``task_kind`` says which predictions it scores; ``requires_reference`` whether it needs a target.
+
+    from ledbench.tasks.metrics import create_metric, list_metrics
+    m = create_metric("psnr"); m.update(pred, ref, "img1"); m.compute()   # {"psnr": ...}
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any, ClassVar
+
+from ledbench.bench.config import NoConfig, build_config, config_hash, config_to_dict
+from ledbench.tasks.registry import METRICS
+
+__all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_directions"]
+
+_CATALOGS = ("quality", "quality_extra", "detection", "segmentation", "depth")
+_loaded = False
+
+
+def _load_catalogs() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for cat in _CATALOGS:
+        mod = f"ledbench.tasks._catalog_metrics_{cat}"
+        if importlib.util.find_spec(mod) is not None:
+            importlib.import_module(mod)
+
+
+class Metric:
+    """Base accumulator. ``outputs``: output name -> higher_is_better. ``range``: (lo, hi) of one value."""
+
+    Config: ClassVar[type] = NoConfig
+    outputs: ClassVar[dict[str, bool]] = {}
+    task_kind: ClassVar[str] = "quality"
+    requires_reference: ClassVar[bool] = True
+    range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: Any = None, *, name: str | None = None):
+        self.config = config if config is not None else self.Config()
+        self.name = name or type(self).__name__.lower()
+        self.reset()
+
+    def reset(self) -> None:
+        self._per_image: dict[str, dict[str, float]] = {}
+
+    def update(self, pred: Any, target: Any, image_id: str) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def stderr(self) -> dict[str, float]:
+        """Standard error of the per-image mean for each output (NaN when not defined)."""
+        out = {}
+        for key in self.outputs:
+            vals = [v[key] for v in self._per_image.values() if key in v and math.isfinite(v[key])]
+            n = len(vals)
+            if n < 2:
+                out[key] = math.nan
+                continue
+            mean = sum(vals) / n
+            var = sum((v - mean) ** 2 for v in vals) / (n - 1)
+            out[key] = math.sqrt(var / n)
+        return out
+
+    def per_image(self) -> dict[str, dict[str, float]]:
+        return dict(self._per_image)
+
+    @property
+    def n_images(self) -> int:
+        return len(self._per_image)
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "config": config_to_dict(self.config)}
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.identity())
+
+
+class PerImageMetric(Metric):
+    """A metric averaged over images (BasicSR / DepthMetrics convention): implement :meth:`score`."""
+
+    def score(self, pred: Any, target: Any) -> dict[str, float] | float:
+        raise NotImplementedError
+
+    def update(self, pred: Any, target: Any, image_id: str) -> None:
+        value = self.score(pred, target)
+        if not isinstance(value, dict):
+            (key,) = self.outputs
+            value = {key: float(value)}
+        self._per_image[str(image_id)] = {k: float(v) for k, v in value.items()}
+
+    def compute(self) -> dict[str, float]:
+        out = {}
+        for key in self.outputs:
+            vals = [v[key] for v in self._per_image.values() if key in v and math.isfinite(v[key])]
+            out[key] = sum(vals) / len(vals) if vals else math.nan
+        return out
+
+
+def create_metric(name: str, **overrides: Any) -> Metric:
+    """Build a metric accumulator by registry name, with Config overrides."""
+    _load_catalogs()
+    cls = METRICS.get(name)
+    entry = METRICS.entry(name)
+    config = build_config(cls.Config, {**entry.meta.get("config", {}), **overrides}, owner=name)
+    return cls(config, name=entry.name)
+
+
+def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
+    _load_catalogs()
+    return METRICS.names(filter, exclude)
+
+
+def metric_directions(name: str) -> dict[str, bool]:
+    """Output name -> higher_is_better for metric ``name`` (imports the metric class)."""
+    _load_catalogs()
+    return dict(METRICS.get(name).outputs)
