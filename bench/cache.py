@@ -55,17 +55,17 @@ class Cache:
     def has_enhanced(self, key: str) -> bool:
         return self.enhanced_path(key).is_file()
 
-    def get_enhanced(self, key: str) -> np.ndarray | None:
+    def get_enhanced(self, key: str, *, count: bool = True) -> np.ndarray | None:
+        """The cached uint8 image or None; ``count=False`` for re-reads that should not count as hits."""
         path = self.enhanced_path(key)
-        if not path.is_file():
-            self.stats["enhance_miss"] += 1
-            return None
-        try:
-            img = read_png_u8(path)
-        except OSError:  # unreadable entry: treat as a miss and overwrite
-            self.stats["enhance_miss"] += 1
-            return None
-        self.stats["enhance_hit"] += 1
+        img = None
+        if path.is_file():
+            try:
+                img = read_png_u8(path)
+            except OSError:  # unreadable entry: treat as a miss (it is overwritten on recomputation)
+                img = None
+        if count:
+            self.stats["enhance_hit" if img is not None else "enhance_miss"] += 1
         return img
 
     def put_enhanced(self, key: str, img_u8: np.ndarray) -> Path:
@@ -80,18 +80,17 @@ class Cache:
     def has_prediction(self, key: str) -> bool:
         return self.prediction_path(key).is_file()
 
-    def get_prediction(self, key: str) -> dict[str, np.ndarray] | None:
+    def get_prediction(self, key: str, *, count: bool = True) -> dict[str, np.ndarray] | None:
         path = self.prediction_path(key)
-        if not path.is_file():
-            self.stats["predict_miss"] += 1
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                pred = {k: data[k] for k in data.files}
-        except (OSError, ValueError):
-            self.stats["predict_miss"] += 1
-            return None
-        self.stats["predict_hit"] += 1
+        pred = None
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    pred = {k: data[k] for k in data.files}
+            except (OSError, ValueError):
+                pred = None
+        if count:
+            self.stats["predict_hit" if pred is not None else "predict_miss"] += 1
         return pred
 
     def put_prediction(self, key: str, pred: dict[str, Any]) -> Path:

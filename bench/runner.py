@@ -353,7 +353,7 @@ class Runner:
         paired_ids = {it.id for it in shard if it.paired}
         for task in downstream:
             for name, keys in enh_keys.items():
-                imgs = {iid: (k, (lambda k=k: from_uint8(self.cache.get_enhanced(k)))) for iid, k in keys.items()}
+                imgs = {iid: (k, (lambda k=k: from_uint8(self.cache.get_enhanced(k, count=False)))) for iid, k in keys.items()}
                 self.predict_stage(task, imgs, name)
             if cfg.include_reference:
                 refs = {it.id: ("ref:" + it.reference_hash(), it.load_reference) for it in shard
@@ -369,7 +369,7 @@ class Runner:
                 enh_keys[name] = self.enhance_stage(enh, items)
             for task in downstream:
                 for name, keys in enh_keys.items():
-                    self.predict_stage(task, {iid: (k, lambda k=k: from_uint8(self.cache.get_enhanced(k)))
+                    self.predict_stage(task, {iid: (k, lambda k=k: from_uint8(self.cache.get_enhanced(k, count=False)))
                                               for iid, k in keys.items()}, name)
 
         # stage 3: score
@@ -406,7 +406,7 @@ class Runner:
                                                      protocol, out_name, iid, float(v)))
 
         def load_enh(key):
-            return from_uint8(self.cache.get_enhanced(key))
+            return from_uint8(self.cache.get_enhanced(key, count=False))
 
         score_bar = _progress(range(len(enhancers) * max(1, len(tasks))), len(enhancers) * max(1, len(tasks)),
                               "score", cfg.quiet)
@@ -464,14 +464,14 @@ class Runner:
             for iid, k in pkeys.items():
                 target = by_id[iid].label(task.kind)
                 if target is not None:
-                    pred = self.cache.get_prediction(k)
+                    pred = self.cache.get_prediction(k, count=False)
                     if pred is not None:
                         yield iid, pred, target
 
         def pseudo_pairs():
             for iid, k in pkeys.items():
                 if iid in ref_keys:
-                    pred, target = self.cache.get_prediction(k), self.cache.get_prediction(ref_keys[iid])
+                    pred, target = self.cache.get_prediction(k, count=False), self.cache.get_prediction(ref_keys[iid], count=False)
                     if pred is not None and target is not None:
                         yield iid, pred, target
 

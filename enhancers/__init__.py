@@ -59,7 +59,8 @@ def enhancer_class(name: str):
 
 
 def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", *, download: bool = False,
-                    tile: int = 0, tile_overlap: int = 32, amp: bool = False, **overrides: Any):
+                    tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True,
+                    **overrides: Any):
     """Build an enhancer by registry name.
 
     Args:
@@ -68,6 +69,7 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
         device: ``cpu``, ``cuda``, ``cuda:1`` or ``auto``.
         download: allow downloading missing weights (only when online).
         tile, tile_overlap, amp: inference options (recorded in the cache key).
+        pretrained: False builds a learned model with random weights (tests, training from scratch).
         **overrides: fields of the enhancer's ``Config`` dataclass.
     """
     name = name.strip()
@@ -78,7 +80,7 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
             raise ConfigError(f"cascade {name!r} takes no overrides or weights; configure its stages by "
                               "registering a named variant")
         stages = [create_enhancer(s, device=device, download=download, tile=tile, tile_overlap=tile_overlap,
-                                  amp=amp) for s in name.split("+")]
+                                  amp=amp, pretrained=pretrained) for s in name.split("+")]
         return Cascade(stages)
     key, meta = _split(name)
     cls = ENHANCERS.get(key)
@@ -87,7 +89,7 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
     tag = meta.get("tag")
     display = name if tag is None or name.endswith(f".{tag}") or name == key else f"{key}.{tag}"
     return cls(config, name=display, tag=tag, weights=weights, device=device, download=download, tile=tile,
-               tile_overlap=tile_overlap, amp=amp)
+               tile_overlap=tile_overlap, amp=amp, pretrained=pretrained)
 
 
 def enhancer_availability(name: str) -> tuple[bool, str]:
@@ -103,7 +105,16 @@ def enhancer_availability(name: str) -> tuple[bool, str]:
     return cls.availability(meta.get("tag"))
 
 
-def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    """Registered enhancer names (``arch`` and ``arch.tag``), naturally sorted, shell-style wildcards."""
+def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
+                   cascades: bool = True) -> list[str]:
+    """Registered enhancer names (``arch`` and ``arch.tag``), then the standard cascades (``a+b``), each group
+    naturally sorted; ``filter``/``exclude`` are shell-style wildcards."""
     _load_catalogs()
-    return ENHANCERS.names(filter, exclude)
+    names = ENHANCERS.names(filter, exclude)
+    if cascades:
+        try:
+            from ledbench.enhancers._catalog_cascades import standard_cascades
+        except ImportError:  # pragma: no cover
+            return names
+        names += [c for c in standard_cascades(filter, exclude) if c not in names]
+    return names

@@ -28,7 +28,8 @@ def resolve_device(device: Any = "cpu"):
 class Enhancer:
     """Base class of every enhancer.
 
-    Subclasses set ``Config`` (a frozen dataclass), optionally ``weights_tags`` (tag -> :class:`WeightsSpec`) and
+    ``pretrained=False`` builds a learned model with random initialisation (tests, training from scratch); its
+    identity then carries ``weights_sha256=None``. Subclasses set ``Config`` (a frozen dataclass), optionally ``weights_tags`` (tag -> :class:`WeightsSpec`) and
     ``default_tag``, and implement :meth:`_enhance`. ``name`` is the registry name it was created under.
     """
 
@@ -41,7 +42,7 @@ class Enhancer:
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False,
-                 tile: int = 0, tile_overlap: int = 32, amp: bool = False):
+                 tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True):
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__.lower()
         self.device = resolve_device(device)
@@ -54,7 +55,8 @@ class Enhancer:
         if weights is not None and weights in self.weights_tags:  # weights="medium" selects a tag
             self.tag, weights = weights, None
         self.weights_spec: WeightsSpec | None = self.weights_tags.get(self.tag) if self.tag else None
-        if self.requires_weights or weights is not None:
+        self.pretrained = pretrained
+        if (self.requires_weights and pretrained) or weights is not None:
             self._resolve_weights(weights, download)
         self.setup()
 

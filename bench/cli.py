@@ -1,0 +1,402 @@
+"""The ``ledbench`` command line: ``ledbench VERB ...`` (``ledbench VERB --help`` for each verb).
+
+Errors meant for users (:class:`LedbenchError`) print as one line and exit 2, without a traceback unless
+``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from ledbench import __version__
+from ledbench.bench.errors import LedbenchError
+
+EPILOG = """\
+examples:
+  ledbench run                                  # the embedded default benchmark (synth_mini), offline
+  ledbench run runs/lolblur_cascades.yaml limit=50 device=cuda
+  ledbench run dataset=folder:/data/night enhancers=identity,clahe+richardson_lucy tasks=quality metrics=psnr
+  ledbench list enhancers --filter 'zero*'
+  ledbench enhance clahe+richardson_lucy photos/ out/
+  ledbench synth sharp/ lowlight_blur/ severity=4
+  ledbench report runs/default --format md,tex,html
+  ledbench regress runs/default --baseline baseline.csv --tol psnr=0.05
+  ledbench weights list
+"""
+
+
+def _setup_offline_env() -> None:
+    """Make hub libraries fail fast when offline instead of retrying for tens of seconds."""
+    from ledbench.bench.weights import network_available
+
+    if os.environ.get("LEDBENCH_OFFLINE") or not network_available():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def _overrides(tokens: list[str]) -> dict:
+    from ledbench.bench.config import parse_overrides
+
+    return parse_overrides(tokens)
+
+
+def _split_runfile(args_tokens: list[str]) -> tuple[str | None, list[str]]:
+    if args_tokens and "=" not in args_tokens[0]:
+        return args_tokens[0], args_tokens[1:]
+    return None, args_tokens
+
+
+# -- list -------------------------------------------------------------------------------------------------------
+
+def cmd_list(args) -> int:
+    kind = args.kind
+    if kind in ("enhancers", "enhancer"):
+        from ledbench.enhancers import enhancer_availability, list_enhancers
+
+        names = list_enhancers(args.filter, args.exclude)
+        for n in names:
+            ok, _ = enhancer_availability(n) if args.available or args.verbose else (True, "")
+            if args.available and not ok:
+                continue
+            print(f"{n:40s} {'available' if ok else 'weights missing'}" if args.verbose else n)
+    elif kind in ("tasks", "task"):
+        from ledbench.tasks import list_tasks, task_availability
+
+        for n in list_tasks(args.filter, args.exclude):
+            ok, _ = task_availability(n)
+            print(f"{n:32s} {'available' if ok else 'weights missing'}" if args.verbose else n)
+    elif kind in ("datasets", "dataset"):
+        from ledbench.datasets import list_datasets
+
+        print("\n".join(list_datasets(args.filter, args.exclude)))
+    elif kind in ("metrics", "metric"):
+        from ledbench.tasks.metrics import list_metrics, metric_directions
+
+        for n in list_metrics(args.filter, args.exclude):
+            if args.verbose:
+                dirs = metric_directions(n)
+                print(f"{n:24s} " + ", ".join(f"{k} {'↑' if v else '↓'}" for k, v in dirs.items()))
+            else:
+                print(n)
+    elif kind == "weights":
+        return cmd_weights(argparse.Namespace(action="list", target=None, debug=args.debug))
+    return 0
+
+
+# -- run --------------------------------------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    from ledbench.bench.runner import default_run_file, load_run_config, run
+    from ledbench.bench.table import console_table, markdown_report
+
+    runfile, tokens = _split_runfile(args.args)
+    overrides = _overrides(tokens)
+    if args.quiet or os.environ.get("CI", "").lower() == "true":
+        overrides.setdefault("quiet", True)
+    cfg = load_run_config(runfile or default_run_file(), overrides)
+    log = (lambda m: None) if cfg.quiet and args.quiet else (lambda m: print(f"ledbench: {m}", file=sys.stderr))
+    t0 = time.time()
+    outcome = run(cfg, log=log)
+    from ledbench.bench.results import read_results
+
+    df = read_results(outcome.run_dir) if outcome.rows else None
+    print()
+    print(console_table(df) if df is not None else "(no results: nothing was scored)")
+    report = outcome.run_dir / "report.md"
+    from ledbench.datasets.io import atomic_write_bytes
+
+    atomic_write_bytes(report, markdown_report(df, outcome).encode())
+    if outcome.skipped:
+        print("\nskipped (not available here):")
+        for s in outcome.skipped:
+            print(f"  {s.kind} {s.name}: {s.reason}")
+    if outcome.errors:
+        print(f"\n{len(outcome.errors)} unit(s) failed and were skipped (on_error=skip); see manifest.json")
+    stats = outcome.cache_stats
+    print(f"\nwrote {outcome.run_dir}/results.csv, per_image.csv, manifest.json, report.md "
+          f"in {time.time() - t0:.1f} s (enhanced: {stats.get('enhance_computed', 0)} computed, "
+          f"{stats.get('enhance_hit', 0)} from cache; predictions: {stats.get('predict_computed', 0)} computed, "
+          f"{stats.get('predict_hit', 0)} from cache)")
+    return 0
+
+
+# -- enhance ----------------------------------------------------------------------------------------------------
+
+def cmd_enhance(args) -> int:
+    from tqdm.auto import tqdm
+
+    from ledbench.bench.errors import InputError
+    from ledbench.datasets.io import from_tensor, is_image_file, read_image, to_tensor, write_png
+    from ledbench.enhancers import create_enhancer
+
+    src, dst = Path(args.input_dir), Path(args.output_dir)
+    enh = create_enhancer(args.enhancer, weights=args.weights, device=args.device, download=args.download,
+                          tile=args.tile, amp=args.amp, **_overrides(args.overrides))
+    if not src.exists():
+        raise InputError(f"input {str(src)!r} does not exist")
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p))
+    if not files:
+        raise InputError(f"no images found in {str(src)!r} (looked for .png/.jpg/.bmp/.tif/.webp)")
+    from ledbench.bench.paths import ensure_writable_dir
+
+    ensure_writable_dir(dst, "output directory")
+    failed = 0
+    for path in tqdm(files, desc=f"enhance {enh.name}", disable=args.quiet):
+        rel = Path(path.name) if src.is_file() else path.relative_to(src)
+        try:
+            x = to_tensor(read_image(path))
+            y = enh.enhance(x)
+        except InputError as exc:
+            failed += 1
+            print(f"ledbench: skipped {path}: {exc}", file=sys.stderr)
+            continue
+        write_png(dst / rel.with_suffix(".png"), from_tensor(y))
+        if args.save_heatmaps:
+            from ledbench.enhancers.dap_led_profile import save_heatmaps  # noqa: F401  (DAP-LED only)
+
+            save_heatmaps(enh, x, dst / "heatmaps", rel.with_suffix("").as_posix().replace("/", "__"))
+    print(f"wrote {len(files) - failed} image(s) to {dst}" + (f"; {failed} failed" if failed else ""))
+    return 1 if failed and failed == len(files) else 0
+
+
+# -- synth / train / profile (delegated to their modules) -------------------------------------------------------
+
+def cmd_synth(args) -> int:
+    from ledbench.datasets.synthesis import synth_main
+
+    return int(synth_main(args.sharp_dir, args.out_dir, _overrides(args.overrides)) or 0)
+
+
+def cmd_train(args) -> int:
+    if args.model not in ("dap_led",):
+        raise LedbenchError(f"training is implemented for dap_led only, not {args.model!r}")
+    from ledbench.enhancers.dap_led_train import train_main
+
+    runfile, tokens = _split_runfile(args.args)
+    return int(train_main(runfile, _overrides(tokens)) or 0)
+
+
+def cmd_profile(args) -> int:
+    import json
+
+    from ledbench.enhancers.dap_led_profile import profile_main
+
+    result = profile_main(args.enhancer, _overrides(args.overrides))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+# -- report / regress -------------------------------------------------------------------------------------------
+
+def cmd_report(args) -> int:
+    from ledbench.reports.report import report_main
+
+    return int(report_main(args.run_dirs, [f.strip() for f in args.format.split(",") if f.strip()], args.out,
+                           args.rows, args.cols, allow_mismatch=args.allow_mismatch) or 0)
+
+
+def cmd_regress(args) -> int:
+    from ledbench.reports.report import regress_main
+
+    return int(regress_main(args.run_dir, args.baseline, args.tol or [], args.update_baseline))
+
+
+# -- weights ----------------------------------------------------------------------------------------------------
+
+def all_weight_specs() -> dict[str, object]:
+    """``{"arch.tag": WeightsSpec}`` for every registered enhancer and task (imports their classes)."""
+    from ledbench.enhancers import ENHANCERS, list_enhancers
+    from ledbench.tasks import TASKS, list_tasks
+
+    specs = {}
+    for reg, names in ((ENHANCERS, list_enhancers()), (TASKS, list_tasks())):
+        for name in names:
+            try:
+                cls = reg.get(name)
+            except Exception as exc:  # a broken plugin must not hide the others
+                print(f"ledbench: cannot load {name}: {exc}", file=sys.stderr)
+                continue
+            base = name.split(".")[0]
+            for tag, spec in getattr(cls, "weights_tags", {}).items():
+                specs.setdefault(f"{base}.{tag}", spec)
+    return specs
+
+
+def cmd_weights(args) -> int:
+    from ledbench.bench.weights import find_local, import_weights, resolve_weights, sha256_file
+
+    specs = all_weight_specs()
+    if args.target and args.action in ("fetch", "verify", "list"):
+        import fnmatch
+
+        sel = {k: v for k, v in specs.items() if fnmatch.fnmatch(k, args.target) or k.split(".")[0] == args.target}
+        if not sel:
+            raise LedbenchError(f"no weights match {args.target!r}; see `ledbench weights list`")
+        specs = sel
+    if args.action == "list":
+        for what, spec in sorted(specs.items()):
+            path = find_local(spec)
+            state = f"present  {path}" if path else "missing"
+            print(f"{what:36s} {spec.filename:40s} {spec.license:18s} {state}")
+        return 0
+    if args.action == "import":
+        if not args.target:
+            raise LedbenchError("usage: ledbench weights import DIR")
+        rows = import_weights(args.target, specs)
+        for what, dest, status in rows:
+            print(f"{what:36s} {status:18s} {dest}")
+        if not rows:
+            print(f"no known weight files found in {args.target}")
+        return 1 if any(s.startswith("refused") for _, _, s in rows) else 0
+    if args.action == "fetch":
+        bad = 0
+        for what, spec in sorted(specs.items()):
+            try:
+                path = resolve_weights(spec, what=what, download=True)
+                print(f"{what:36s} ok  {path}")
+            except LedbenchError as exc:
+                bad += 1
+                print(f"{what:36s} {exc}")
+        return 1 if bad else 0
+    if args.action == "verify":
+        bad = 0
+        for what, spec in sorted(specs.items()):
+            path = find_local(spec)
+            if path is None:
+                continue
+            digest = sha256_file(path)
+            ok = spec.sha256 is None or digest == spec.sha256
+            bad += not ok
+            print(f"{what:36s} {'ok' if ok else 'MISMATCH'} {digest[:16]} "
+                  f"{'(no published sha256)' if spec.sha256 is None else ''} {path}")
+        return 1 if bad else 0
+    raise LedbenchError(f"unknown weights action {args.action!r}")
+
+
+# -- parser -----------------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="ledbench", formatter_class=fmt, epilog=EPILOG, description=textwrap.dedent("""\
+        ledbench: does this night-time image enhancer make the downstream models better?
+        Runs enhancers over datasets, feeds the outputs to depth / segmentation / detection models, scores
+        everything and writes tables, plots and regression verdicts."""))
+    p.add_argument("--version", action="version", version=f"ledbench {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+
+    s = sub.add_parser("list", help="list registered enhancers, tasks, datasets, metrics or weights",
+                       formatter_class=fmt, epilog="examples:\n  ledbench list enhancers --filter 'zero*'\n"
+                       "  ledbench list metrics -v")
+    s.add_argument("kind", nargs="?", default="enhancers",
+                   choices=["enhancers", "tasks", "datasets", "metrics", "weights",
+                            "enhancer", "task", "dataset", "metric"])
+    s.add_argument("--filter", help="shell wildcard, e.g. 'zero*'")
+    s.add_argument("--exclude", help="shell wildcard to drop")
+    s.add_argument("--available", action="store_true", help="only entries whose weights are present")
+    s.add_argument("-v", "--verbose", action="store_true", help="show availability / metric direction")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("run", help="run a benchmark (no argument: the embedded default, synth_mini)",
+                       formatter_class=fmt, description=textwrap.dedent("""\
+        Run a benchmark from a YAML run file plus key=value overrides (or the embedded default).
+        keys: name, dataset (synth_mini | folder:PATH | lolblur:PATH ...), dataset_args, enhancers (list or
+        comma-separated, wildcards ok), tasks, metrics (quality metrics), task_metrics, out (run dir, default
+        runs/<name>), limit, device (cpu|cuda|auto), batch, on_error (skip|fail), seed, skip_unavailable,
+        include_reference, download, tile, tile_overlap, amp, cache_dir, quiet."""),
+                       epilog="examples:\n  ledbench run\n  ledbench run runs/lolblur_cascades.yaml limit=20\n"
+                              "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r")
+    s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when CI=true)")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("enhance", help="enhance a folder of images", formatter_class=fmt,
+                       epilog="examples:\n  ledbench enhance sci.medium night/ out/\n"
+                              "  ledbench enhance gamma photo.jpg out/ gamma=0.4")
+    s.add_argument("enhancer")
+    s.add_argument("input_dir")
+    s.add_argument("output_dir")
+    s.add_argument("overrides", nargs="*", metavar="key=value", help="config fields of the enhancer")
+    s.add_argument("--weights", help="a local weights file or a weights tag")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--tile", type=int, default=0, help="tile size for large images (0: whole image)")
+    s.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
+    s.add_argument("--download", action="store_true", help="allow downloading missing weights")
+    s.add_argument("--save-heatmaps", action="store_true", help="DAP-LED: also write the degradation heatmaps")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_enhance)
+
+    s = sub.add_parser("synth", help="make a low-light + motion-blur dataset from sharp images",
+                       formatter_class=fmt, epilog="example:\n  ledbench synth sharp/ out/ severity=4 seed=0")
+    s.add_argument("sharp_dir")
+    s.add_argument("out_dir")
+    s.add_argument("overrides", nargs="*", metavar="key=value")
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("train", help="train DAP-LED (torchrun-ready)", formatter_class=fmt,
+                       epilog="examples:\n  ledbench train dap_led runs/dap_led_train_synth.yaml\n"
+                              "  torchrun --nproc_per_node 4 -m ledbench.bench.cli train dap_led RUN.yaml")
+    s.add_argument("model")
+    s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("report", help="tables / plots / HTML from stored runs", formatter_class=fmt,
+                       epilog="example:\n  ledbench report runs/default runs/other --format md,tex,csv,html")
+    s.add_argument("run_dirs", nargs="+")
+    s.add_argument("--format", default="md", help="comma-separated: md, tex, csv, html")
+    s.add_argument("--out", help="output folder (default: the first run directory)")
+    s.add_argument("--rows", default="enhancer")
+    s.add_argument("--cols", default="task.metric")
+    s.add_argument("--allow-mismatch", action="store_true", help="merge runs over different datasets/protocols")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("regress", help="exit 1 when a run is worse than a baseline", formatter_class=fmt,
+                       epilog="example:\n  ledbench regress runs/default --baseline ci/baseline.csv --tol psnr=0.05")
+    s.add_argument("run_dir")
+    s.add_argument("--baseline", required=True)
+    s.add_argument("--tol", action="append", metavar="metric=value")
+    s.add_argument("--update-baseline", action="store_true")
+    s.set_defaults(func=cmd_regress)
+
+    s = sub.add_parser("weights", help="list | fetch NAME | import DIR | verify", formatter_class=fmt,
+                       epilog="examples:\n  ledbench weights list\n  ledbench weights import ~/Downloads/ckpts\n"
+                              "  ledbench weights fetch 'nafnet*'\n  ledbench weights verify")
+    s.add_argument("action", choices=["list", "fetch", "import", "verify"])
+    s.add_argument("target", nargs="?", help="name pattern (fetch/verify/list) or folder (import)")
+    s.set_defaults(func=cmd_weights)
+
+    s = sub.add_parser("profile", help="params, GMACs, latency, peak memory of an enhancer", formatter_class=fmt,
+                       epilog="example:\n  ledbench profile dap_led preset=base size=256")
+    s.add_argument("enhancer")
+    s.add_argument("overrides", nargs="*", metavar="key=value")
+    s.set_defaults(func=cmd_profile)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "verb", None):
+        parser.print_help()
+        return 0
+    try:
+        _setup_offline_env()
+        return int(args.func(args) or 0)
+    except (LedbenchError, KeyError) as exc:
+        if args.debug or not isinstance(exc, LedbenchError):
+            raise
+        print(f"ledbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ledbench: interrupted; finished units are cached and a re-run resumes from them", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
