@@ -225,6 +225,9 @@ def download_weights(spec: WeightsSpec, *, what: str | None = None) -> Path:
         from tqdm.auto import tqdm
 
         with urllib.request.urlopen(spec.url, timeout=30) as resp, os.fdopen(fd, "wb") as out:
+            if "text/html" in (resp.headers.get("Content-Type") or ""):
+                raise ValueError("the server answered with a web page, not the file (Google Drive quota or "
+                                 "confirmation page?); download it in a browser and use `ledbench weights import`")
             total = int(resp.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=spec.filename, leave=False) as bar:
                 for block in iter(lambda: resp.read(1 << 20), b""):

@@ -15,14 +15,15 @@ results row, so two runs are comparable only when they saw the same images.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
-
 from ledbench.bench.config import NoConfig, config_hash, sha256_text
-from ledbench.datasets.io import array_hash, file_hash, read_image
+from ledbench.bench.errors import InputError
+from ledbench.datasets.io import array_hash, file_hash, image_size, is_image_file, read_image
 
 ImageSource = "Path | np.ndarray | Callable[[], np.ndarray]"
 
@@ -60,7 +61,39 @@ class Item:
         return _load(self.input)
 
     def load_reference(self) -> np.ndarray | None:
-        return None if self.reference is None else _load(self.reference)
+        """The reference image, checked to have the input's height and width (else :class:`InputError`)."""
+        if self.reference is None:
+            return None
+        ref = _load(self.reference)
+        in_hw = self._input_hw()
+        if in_hw is not None and tuple(ref.shape[:2]) != tuple(in_hw):
+            raise InputError(f"size mismatch in pair {self.id!r}: input {self.describe()!r} is "
+                             f"{in_hw[1]}x{in_hw[0]} but reference {self.describe_reference()!r} is "
+                             f"{ref.shape[1]}x{ref.shape[0]} (W x H); pairs must have identical sizes")
+        return ref
+
+    def _input_hw(self) -> tuple[int, int] | None:
+        if isinstance(self.input, (str, os.PathLike)):
+            return image_size(self.input)
+        if isinstance(self.input, np.ndarray):
+            return tuple(self.input.shape[:2])
+        return None  # a callable: not evaluated twice just to check
+
+    def check_pair(self) -> None:
+        """Header-only check that input and reference exist, decode and have equal sizes (:class:`InputError`)."""
+        if self.reference is None:
+            return
+        in_hw = self._input_hw()
+        if isinstance(self.reference, (str, os.PathLike)):
+            ref_hw = image_size(self.reference)
+        elif isinstance(self.reference, np.ndarray):
+            ref_hw = tuple(self.reference.shape[:2])
+        else:
+            return
+        if in_hw is not None and tuple(in_hw) != tuple(ref_hw):
+            raise InputError(f"size mismatch in pair {self.id!r}: input {self.describe()!r} is "
+                             f"{in_hw[1]}x{in_hw[0]} but reference {self.describe_reference()!r} is "
+                             f"{ref_hw[1]}x{ref_hw[0]} (W x H); pairs must have identical sizes")
 
     def label(self, kind: str) -> Any:
         value = self.labels.get(kind)
@@ -82,6 +115,10 @@ class Item:
         src = self.input if isinstance(self.input, (str, os.PathLike)) else self.id
         return str(src)
 
+    def describe_reference(self) -> str:
+        src = self.reference if isinstance(self.reference, (str, os.PathLike)) else f"{self.id} (reference)"
+        return str(src)
+
 
 class Dataset:
     """Base class. Subclasses set ``Config`` and implement :meth:`build_items`.
@@ -101,7 +138,7 @@ class Dataset:
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__.lower()
         self.split = str(getattr(self.config, "split", "test"))
-        self.class_names: dict[int, str] = {}
+        self._class_names: dict[int, str] = {}
         self.ignore_index = 255
         self._items: list[Item] | None = None
 
@@ -136,6 +173,17 @@ class Dataset:
         return any(it.paired for it in self.items)
 
     @property
+    def class_names(self) -> dict[int, str]:
+        """Category id -> name. Labelled sets read names from their annotation files, so this builds the items."""
+        if not self._class_names and self._items is None and self.label_kinds:
+            _ = self.items
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, value: dict[int, str]) -> None:
+        self._class_names = dict(value)
+
+    @property
     def config_hash(self) -> str:
         return config_hash({"name": self.name, "config": self.config})
 
@@ -156,3 +204,70 @@ class Dataset:
 def relative_id(path: Path, root: Path) -> str:
     """Stable item id: POSIX relative path without suffix."""
     return path.relative_to(root).with_suffix("").as_posix()
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    import re
+
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text)]
+
+
+def require_dir(path: str | os.PathLike, what: str, hint: str = "") -> Path:
+    """``path`` as a Path if it is a folder, else an :class:`InputError` naming it (and what is there instead)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path
+    msg = f"{what} {str(path)!r} does not exist" if not path.exists() else f"{what} {str(path)!r} is not a folder"
+    parent = path.parent
+    if parent.is_dir():
+        found = sorted(p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith("."))[:12]
+        if found:
+            msg += f"; {str(parent)!r} contains: {', '.join(found)}"
+    raise InputError(msg + (f". {hint}" if hint else ""))
+
+
+def list_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Image files under ``root`` (hidden files and folders skipped), sorted naturally by relative path."""
+    root = Path(root)
+    it = root.rglob("*") if recursive else root.iterdir()
+    files = [p for p in it if p.is_file() and is_image_file(p)
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return sorted(files, key=lambda p: natural_key(p.relative_to(root).as_posix()))
+
+
+def index_by_id(files: list[Path], root: Path) -> dict[str, Path]:
+    """``{relative id: path}``; two files with the same id (``a.png`` and ``a.jpg``) are an :class:`InputError`."""
+    out: dict[str, Path] = {}
+    for path in files:
+        key = relative_id(path, root)
+        if key in out:
+            raise InputError(f"ambiguous images {str(out[key])!r} and {str(path)!r} share the id {key!r}; "
+                             "remove one of them")
+        out[key] = path
+    return out
+
+
+def pair_by_relative_path(input_root: Path, reference_root: Path, *, missing: str = "error",
+                          recursive: bool = True) -> list[tuple[str, Path, Path]]:
+    """Pair images of two trees by relative path without suffix: ``[(id, input, reference)]`` in natural order.
+
+    ``missing="error"`` raises an :class:`InputError` naming the unpaired files; ``"skip"`` drops inputs without
+    a reference (references without an input are always ignored).
+    """
+    inputs = index_by_id(list_images(input_root, recursive), input_root)
+    refs = index_by_id(list_images(reference_root, recursive), reference_root)
+    lonely = [k for k in inputs if k not in refs]
+    if lonely and missing == "error":
+        first = ", ".join(repr(str(inputs[k])) for k in lonely[:3])
+        more = f" and {len(lonely) - 3} more" if len(lonely) > 3 else ""
+        raise InputError(f"missing reference for {len(lonely)} input image(s): {first}{more} have no counterpart "
+                         f"under {str(reference_root)!r} (matched by relative path without suffix); add them or "
+                         "pass missing=skip")
+    return [(k, inputs[k], refs[k]) for k in inputs if k in refs]
+
+
+def take_stride(items: list, stride: int, offset: int = 0) -> list:
+    """Every ``stride``-th element starting at ``offset`` (stride <= 1 keeps all)."""
+    stride = max(1, int(stride or 1))
+    return list(items[int(offset)::stride]) if stride > 1 or offset else list(items)

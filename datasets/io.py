@@ -1,7 +1,8 @@
 """Image I/O with one contract: ``read_image`` returns H x W x 3 float32 RGB in [0, 1].
 
 Handles EXIF orientation, grayscale, RGBA (alpha dropped), palette, 16-bit and float images. Any failure raises
-:class:`InputError` naming the file. ``write_png`` writes atomically (temp file + ``os.replace``), so an
+:class:`InputError` naming the file. Also: class-index masks (:func:`read_label_map`), depth maps
+(:func:`read_depth`) and header-only sizes (:func:`image_size`). ``write_png`` writes atomically (temp file + ``os.replace``), so an
 interrupted run never leaves a truncated image behind.
 """
 
@@ -13,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from ledbench.bench.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -23,40 +23,189 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
+def _exif_orientation(im) -> int:
+    try:
+        return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # noqa: BLE001 - broken EXIF must not make a readable image unreadable
+        return 1
+
+
+def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation tag (1..8) to an H x W [x C] array (what ``ImageOps.exif_transpose`` does)."""
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+           7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1], 8: lambda a: np.swapaxes(a, 0, 1)[::-1]}
+    op = ops.get(int(orientation))
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def _bad(path: Path, exc: BaseException | str) -> InputError:
+    return InputError(f"cannot read image {str(path)!r}: {exc} (corrupt, truncated or not an image; "
+                      "replace or remove the file)")
+
+
+def _read_high_depth(path: Path) -> np.ndarray | None:
+    """16-bit colour PNG/TIFF through OpenCV (Pillow truncates them to 8 bits); None if not such a file."""
+    if path.suffix.lower() not in (".png", ".tif", ".tiff"):
+        return None
+    if path.suffix.lower() == ".png":
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+        # IHDR: bit depth at byte 24, colour type at byte 25 (2 = RGB, 6 = RGBA)
+        if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[24] != 16 or head[25] not in (2, 6):
+            return None
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
+        return None
+    arr = arr[..., [2, 1, 0]] if arr.shape[2] >= 3 else arr  # BGR(A) -> RGB
+    return arr.astype(np.float64) / 65535.0
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read ``path`` as H x W x 3 float32 RGB in [0, 1] (EXIF-rotated; 16-bit scaled by 65535)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Read ``path`` as H x W x 3 float32 RGB in [0, 1].
+
+    EXIF orientation applied; grayscale replicated to 3 channels; alpha dropped; palette expanded; 8-bit / 255,
+    16-bit / 65535 (colour 16-bit PNG/TIFF through OpenCV, which keeps all bits); float images clipped to [0, 1].
+    A missing, corrupt, truncated or non-image file raises :class:`InputError` naming it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image {str(path)!r} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        with Image.open(path) as im:
+            orientation = _exif_orientation(im)
+            im.load()
+            mode = im.mode
+            arr = None
+            if mode in ("RGB", "RGBA", "I;16", "I;16B", "I;16L", "I;16N"):
+                arr = _read_high_depth(path)
+            if arr is not None:
+                pass
+            elif mode.startswith("I;16") or mode == "I":
+                arr = np.asarray(im, dtype=np.float64)
+                scale = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+                arr = np.clip(arr / scale, 0, 1)
+            elif mode == "F":
+                arr = np.clip(np.nan_to_num(np.asarray(im, dtype=np.float64)), 0, 1)
+            else:
+                if mode == "P":
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                if im.mode == "1":
+                    im = im.convert("L")
+                if im.mode in ("LA", "La"):
+                    im = im.convert("L")
+                elif im.mode not in ("RGB", "L"):
+                    im = im.convert("RGB")  # RGBA, CMYK, YCbCr, LAB ...
+                arr = np.asarray(im, dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise _bad(path, exc) from None
+    except Image.DecompressionBombError as exc:
+        raise _bad(path, exc) from None
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] < 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"image {str(path)!r} has unsupported shape {arr.shape}")
+    arr = apply_orientation(arr[..., :3], orientation)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` from the file header, after EXIF orientation (no pixel decoding)."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image {str(path)!r} does not exist")
     try:
         with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            mode = im.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float64)
-                scale = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
-                arr = np.clip(arr / scale, 0, 1)
-            elif mode == "F":
-                arr = np.clip(np.asarray(im, dtype=np.float64), 0, 1)
-            else:
-                if mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                if im.mode in ("RGBA", "LA"):
-                    im = im.convert("RGB")
-                elif im.mode not in ("RGB", "L"):
-                    im = im.convert("RGB")
-                arr = np.asarray(im, dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image {str(path)!r}: {exc} (corrupt, truncated or not an image; "
-                         "replace or remove the file)") from None
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] < 3:
-        raise InputError(f"image {str(path)!r} has unsupported shape {arr.shape}")
-    return np.ascontiguousarray(arr[..., :3], dtype=np.float32)
+            w, h = im.size
+            if _exif_orientation(im) in (5, 6, 7, 8):
+                w, h = h, w
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise _bad(path, exc) from None
+    return int(h), int(w)
+
+
+def read_label_map(path: str | os.PathLike) -> np.ndarray:
+    """Read a class-index mask (PNG, palette PNG indices kept as they are, 8/16-bit, or .npy) as int64 H x W."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"label mask {str(path)!r} does not exist")
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(f"cannot read label mask {str(path)!r}: {exc}") from None
+    else:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                if im.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
+                    arr = np.asarray(im)
+                elif im.mode in ("RGB", "RGBA", "LA"):
+                    arr = np.asarray(im)
+                    if arr.ndim == 3 and not (arr[..., :1] == arr[..., 1:3 if arr.shape[2] >= 3 else 2]).all():
+                        raise InputError(f"label mask {str(path)!r} is a colour image ({im.mode}); expected "
+                                         "single-channel class indices (e.g. Cityscapes *_labelTrainIds.png)")
+                    arr = arr[..., 0]
+                else:
+                    raise InputError(f"label mask {str(path)!r} has unsupported mode {im.mode}")
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"cannot read label mask {str(path)!r}: {exc} (corrupt or not an image)") from None
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise InputError(f"label mask {str(path)!r} must be H x W, got shape {arr.shape}")
+    return arr.astype(np.int64)
+
+
+def read_depth(path: str | os.PathLike, scale: float = 1.0) -> np.ndarray:
+    """Read a depth map: 16-bit (or 8-bit) PNG/TIFF or .npy/.npz (first array), divided by ``scale``.
+
+    Returns float32 H x W in dataset units (e.g. metres for KITTI PNGs with ``scale=256``, NYU with 1000).
+    Non-finite values are returned as NaN so the caller's valid mask can exclude them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"depth map {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                arr = data[data.files[0]]
+        else:
+            import cv2
+
+            arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if arr is None:
+                raise ValueError("OpenCV could not decode it")
+    except (OSError, ValueError, EOFError, IndexError) as exc:
+        raise InputError(f"cannot read depth map {str(path)!r}: {exc} (corrupt or unsupported format)") from None
+    arr = np.asarray(arr)
+    if arr.ndim == 3:
+        if arr.shape[2] == 1 or (arr[..., :1] == arr).all():
+            arr = arr[..., 0]
+        else:
+            raise InputError(f"depth map {str(path)!r} has {arr.shape[2]} differing channels; expected one")
+    if arr.ndim != 2:
+        raise InputError(f"depth map {str(path)!r} must be H x W, got shape {arr.shape}")
+    out = arr.astype(np.float64) / float(scale)
+    out[~np.isfinite(out)] = np.nan
+    return out.astype(np.float32)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -98,10 +247,18 @@ def write_png(path: str | os.PathLike, img: np.ndarray) -> None:
 
 
 def read_png_u8(path: str | os.PathLike) -> np.ndarray:
+    """Decode an 8-bit image file to H x W x 3 uint8 RGB (no EXIF handling; for files we wrote)."""
     from PIL import Image
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    import json
+
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def array_hash(arr: np.ndarray) -> str:

@@ -1,0 +1,202 @@
+"""Entry points for ``ledbench report`` and ``ledbench regress`` (the CLI in bench/ parses arguments and calls these).
+
+    ledbench report RUN_DIR... --format md,tex,csv,html --rows enhancer --cols task.metric
+    ledbench regress RUN_DIR --baseline FILE --tol psnr=0.05 [--update-baseline]
+
+Both return a process exit code; user errors (:class:`LedbenchError`) print one line to stderr and return 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ledbench.bench.errors import ConfigError, InputError, LedbenchError
+
+__all__ = ["auto_grids", "auto_plots", "build_report", "regress_main", "report_main"]
+
+FORMAT_FILES = {"md": "report.md", "tex": "report.tex", "csv": "report.csv", "html": "report.html"}
+
+
+def _parse_formats(formats: Sequence[str] | str) -> list[str]:
+    if isinstance(formats, str):
+        formats = [formats]
+    out = [f.strip().lower() for item in formats for f in str(item).split(",") if f.strip()]
+    alias = {"markdown": "md", "latex": "tex"}
+    out = [alias.get(f, f) for f in out]
+    bad = [f for f in out if f not in FORMAT_FILES and f != "plots"]
+    if bad or not out:
+        raise ConfigError(f"unknown report format(s) {bad or formats}; choose from md, tex, csv, html, plots")
+    return list(dict.fromkeys(out))
+
+
+def _read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    p = Path(run_dir) / "manifest.json"
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        return {"error": f"unreadable manifest.json: {exc}"}
+
+
+def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Draw every plot the results allow; returns ((caption, png path) list, notes on plots skipped and why)."""
+    from ledbench.reports import plots
+
+    out_dir = Path(out_dir)
+    figs: list[tuple[str, Path]] = []
+    notes: list[str] = []
+
+    def attempt(caption: str, fn, *args, **kwargs) -> None:
+        try:
+            figs.append((caption, fn(*args, **kwargs)[0]))
+        except InputError as exc:
+            notes.append(f"plot '{caption}' skipped: {exc}")
+
+    quality = df[(df["task"] == "quality") & (df["protocol"] == "full_reference")]
+    qmetric = next(iter(dict.fromkeys(quality["metric"])), None)
+    downstream = df[df["task"] != "quality"]
+    per_class = set()
+    for fam, names in plots.per_class_metrics(downstream).items():
+        per_class.update(names)
+    for (task, model), g in downstream.groupby(["task", "task_model"], sort=False):
+        m = next((x for x in dict.fromkeys(g["metric"]) if x not in per_class), None)
+        if qmetric and m and df["dataset"].nunique() == 1:
+            attempt(f"{m} ({model}) vs {qmetric}", plots.plot_quality_vs_task, df, qmetric, m,
+                    out_dir / f"quality_vs_{model}_{m}", task=model)
+    for (task, model), g in downstream.groupby(["task", "task_model"], sort=False):
+        for fam in plots.per_class_metrics(g):
+            attempt(f"per-class {fam} ({model})", plots.plot_per_class, g, out_dir / f"per_class_{model}_{fam}",
+                    family=fam)
+    where = (df["dataset"].astype(str) + "/" + df["split"].astype(str)).unique()
+    sev = {w: plots.severity_from_name(w) for w in where}
+    if len({v for v in sev.values() if v is not None}) >= 2:
+        for m in list(dict.fromkeys(df["metric"]))[:3]:
+            attempt(f"{m} vs severity", plots.plot_metric_vs_severity, df, m, out_dir / f"severity_{m}")
+    for cost in ("latency_ms", "gmacs"):
+        if (df["metric"] == cost).any():
+            for m in [x for x in dict.fromkeys(downstream["metric"]) if x not in per_class][:2] or \
+                     ([qmetric] if qmetric else []):
+                attempt(f"{m} vs {cost}", plots.plot_metric_vs_cost, df, m, out_dir / f"{m}_vs_{cost}",
+                        cost_name=cost)
+    return figs, notes
+
+
+def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_root: str | Path | None,
+               metric: str | None = None, k: int = 3, input_paths: Mapping[str, str] | None = None,
+               reference_paths: Mapping[str, str] | None = None) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Worst and best images by ``metric`` (default: the first full-reference quality metric) as grids."""
+    from ledbench.bench.results import read_per_image
+    from ledbench.reports import grids
+
+    if images_root is None:
+        return [], []
+    out: list[tuple[str, Path]] = []
+    try:
+        per_image = read_per_image(run_dirs[0])
+        if metric is None:
+            q = df[(df["task"] == "quality") & (df["protocol"] == "full_reference")]
+            metric = next(iter(dict.fromkeys(q["metric"])), None) or str(per_image["metric"].iloc[0])
+        enhancers = [e for e in dict.fromkeys(df["enhancer"]) if e not in ("input", "reference")]  # identity stays
+        enhancers = [e for e in enhancers if (Path(images_root) / e).is_dir()]
+        for which in ("worst", "best"):
+            ids = grids.select_images(per_image, metric, k=k, which=which, results=df)
+            cols = ["input"] + enhancers + ["reference"]
+            path = Path(out_dir) / f"grid_{which}_{metric}.png"
+            grids.grid_from_folders(images_root, ids, enhancers, path, input_paths=input_paths,
+                                    reference_paths=reference_paths,
+                                    notes=grids.metric_notes(per_image, metric, ids, cols),
+                                    title=f"{which} {len(ids)} images by {metric} (mean over enhancers)")
+            out.append((f"{which} {len(ids)} images by {metric}", path))
+    except (InputError, OSError, KeyError) as exc:
+        return out, [f"grids skipped: {exc}"]
+    return out, []
+
+
+def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, out_dir: str | Path, *,
+                 rows: str = "enhancer", cols: str = "task.metric", allow_mismatch: bool = False,
+                 split_by: str | None = None, images_root: str | Path | None = None, grid_metric: str | None = None,
+                 title: str | None = None, **table_kwargs: Any) -> dict[str, Path]:
+    """Write the requested report files into ``out_dir``; returns format -> path (``plots`` -> the plots folder)."""
+    from ledbench.reports import html as html_mod
+    from ledbench.reports.tables import format_table, merge_runs
+
+    fmts = _parse_formats(formats)
+    df = merge_runs(*run_dirs, allow_mismatch=allow_mismatch)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    kw = dict(split_by=split_by, **table_kwargs)
+    for fmt in ("md", "tex", "csv"):
+        if fmt in fmts:
+            p = out_dir / FORMAT_FILES[fmt]
+            p.write_text(format_table(df, rows, cols, fmt=fmt, **kw), encoding="utf-8")
+            written[fmt] = p
+    if "html" in fmts or "plots" in fmts:
+        figs, notes = auto_plots(df, out_dir / "plots")
+        written["plots"] = out_dir / "plots"
+    if "html" in fmts:
+        grid_list, gnotes = auto_grids(run_dirs, df, out_dir / "grids", images_root, grid_metric)
+        manifests = {str(r): m for r in run_dirs if (m := _read_manifest(r)) is not None}
+        tables = [("", format_table(df, rows, cols, fmt="html", **kw))]
+        title = title or ("ledbench report: " + ", ".join(Path(r).name for r in run_dirs))
+        sub = (f"{df['source'].nunique()} run(s); datasets: {', '.join(sorted(df['dataset'].unique()))}; "
+               f"{df['enhancer'].nunique()} enhancers; {len(df)} result rows")
+        written["html"] = html_mod.write_html(out_dir / FORMAT_FILES["html"], title=title, subtitle=sub,
+                                              tables=tables, figures=figs, grids=grid_list, manifests=manifests,
+                                              notes=notes + gnotes)
+    return written
+
+
+def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, rows: str = "enhancer",
+                cols: str = "task.metric", *, allow_mismatch: bool = False, split_by: str | None = None,
+                images_root: str | None = None, grid_metric: str | None = None, title: str | None = None,
+                quiet: bool = False) -> int:
+    """``ledbench report``: write report files and print the console table. 0 on success, 2 on a user error.
+
+    ``out_dir`` defaults to the run directory for one run and to ``./ledbench-report`` for several.
+    """
+    from ledbench.reports.tables import console_table, merge_runs
+
+    try:
+        if not run_dirs:
+            raise InputError("no run directory given: ledbench report RUN_DIR... [--format md,tex,csv,html]")
+        out = Path(out_dir) if out_dir else (Path(run_dirs[0]) if len(run_dirs) == 1 else Path("ledbench-report"))
+        written = build_report(run_dirs, formats, out, rows=rows, cols=cols, allow_mismatch=allow_mismatch,
+                               split_by=split_by, images_root=images_root, grid_metric=grid_metric, title=title)
+        if not quiet:
+            df = merge_runs(*run_dirs, allow_mismatch=True)  # already checked in build_report
+            print(console_table(df, rows, cols, split_by=split_by))
+            for fmt, p in written.items():
+                print(f"{fmt:>5}: {p}")
+        return 0
+    except LedbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def regress_main(run_dir: str, baseline: str, tol: list[str] | None = None, update_baseline: bool = False,
+                 default_tol: float | str | None = None) -> int:
+    """``ledbench regress``: print the direction-aware diff; 1 on regression / missing rows, 0 otherwise, 2 on a
+    user error. With ``update_baseline`` the baseline is (re)written from the run and 0 is returned."""
+    from ledbench.reports import regress as rg
+
+    try:
+        if update_baseline:
+            if Path(baseline).is_file():
+                code, text = rg.regress(run_dir, baseline, rg.parse_tolerances(tol),
+                                        rg.DEFAULT_TOL if default_tol is None else default_tol)
+                print(text.replace("FAIL:", "was:").replace("PASS:", "was:"), end="")
+            print(rg.update_baseline(run_dir, baseline), end="")
+            return 0
+        code, text = rg.regress(run_dir, baseline, rg.parse_tolerances(tol),
+                                rg.DEFAULT_TOL if default_tol is None else default_tol)
+        print(text, end="")
+        return code
+    except LedbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,552 @@
+"""Comparison tables from stored results: Markdown, LaTeX (booktabs), CSV, HTML and a console view.
+
+Pure functions of the long-format results (:func:`ledbench.bench.results.read_results`); nothing here reruns a
+model. Conventions:
+
+- Direction comes from each row's ``higher_is_better`` (set by the metric, never by the run): column headers carry
+  ``↑`` (higher is better) or ``↓`` (lower is better).
+- Per column, the best value is **bold** and the second best underlined (``<ins>`` in Markdown, ``\\underline`` in
+  LaTeX), ranked on the values as displayed (rounded), so ties look tied. The floor (``input`` or ``identity``:
+  the degraded image as is) and the ceiling (``reference``) are shown, first and last, but not ranked.
+- Rows with the same key (enhancer, dataset, split, task, task_model, protocol, metric) from several runs (seeds)
+  are averaged; the cell shows ``mean ± stderr`` with stderr = sample std / sqrt(n_runs). A single run shows its
+  value alone (``show_stderr=True`` adds its per-image stderr).
+- Runs are merged only when they saw the same data and protocol: rows whose ``dataset_manifest_hash``, protocol set,
+  ``task_config_hash`` or enhancer config/weights differ between runs are refused (:class:`MergeMismatch`) unless
+  ``allow_mismatch=True``.
+
+    df = merge_runs("runs/seed0", "runs/seed1")
+    print(format_table(df, rows="enhancer", cols="task.metric", fmt="md"))
+"""
+
+from __future__ import annotations
+
+import csv
+import html as _html
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledbench.bench.errors import ConfigError, InputError
+
+__all__ = [
+    "CEILING",
+    "FLOOR",
+    "FLOORS",
+    "PSEUDO_ENHANCERS",
+    "Cell",
+    "MergeMismatch",
+    "Table",
+    "aggregate",
+    "build_table",
+    "check_mergeable",
+    "console_table",
+    "format_table",
+    "merge_runs",
+    "parse_fields",
+]
+
+KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
+FLOOR, CEILING = "input", "reference"
+FLOORS = ("input", "identity")  # the degraded image as is: the pseudo-enhancer or the identity enhancer
+PSEUDO_ENHANCERS = (*FLOORS, CEILING)
+FORMATS = ("md", "tex", "csv", "html", "console")
+ARROW = {True: "↑", False: "↓"}
+
+
+class MergeMismatch(InputError):
+    """Runs that saw different data or protocols were asked to be merged into one table."""
+
+
+# --------------------------------------------------------------------------------------------------- merging
+
+
+def _source_col(df) -> str:
+    return "source" if "source" in df.columns else "run_id"
+
+
+def check_mergeable(df) -> list[str]:
+    """Return readable reasons why the runs in ``df`` (column ``source``) must not be merged; empty when fine."""
+    src = _source_col(df)
+    if src not in df.columns or df[src].nunique() < 2:
+        return []
+    problems: list[str] = []
+
+    def _differs(group_cols: list[str], value_col: str, what: str, fix: str) -> None:
+        if value_col not in df.columns:
+            return
+        sub = df[group_cols + [value_col, src]].drop_duplicates()
+        for key, g in sub.groupby(group_cols, sort=True):
+            if g[value_col].nunique() > 1:
+                key = key if isinstance(key, tuple) else (key,)
+                per_run = "; ".join(f"{s}: {', '.join(sorted(map(str, v[value_col].unique())))}"
+                                    for s, v in g.groupby(src, sort=True))
+                problems.append(f"{what} differs for {'/'.join(map(str, key))} ({per_run}); {fix}")
+
+    _differs(["dataset", "split"], "dataset_manifest_hash", "dataset_manifest_hash",
+             "the runs saw different images: rerun on the same data")
+    _differs(["dataset", "split", "task", "task_model", "metric"], "task_config_hash", "task_config_hash",
+             "the task/metric protocol parameters differ: rerun with the same task config")
+    _differs(["enhancer"], "enhancer_config_hash", "enhancer_config_hash",
+             "the same enhancer name ran with different configs: rename one or rerun")
+    _differs(["enhancer"], "weights_sha256", "weights_sha256",
+             "the same enhancer name ran with different weights: rename one or rerun")
+    # The protocol set per (dataset, split, task, task_model, metric) must be the same in every run that has it.
+    keys = ["dataset", "split", "task", "task_model", "metric"]
+    protos = df.groupby(keys + [src], sort=True)["protocol"].agg(lambda s: ",".join(sorted(set(s))))
+    for key, g in protos.groupby(level=list(range(len(keys))), sort=True):
+        if g.nunique() > 1:
+            per_run = "; ".join(f"{idx[-1]}: {v}" for idx, v in g.items())
+            problems.append(f"protocol differs for {'/'.join(map(str, key))} ({per_run}); "
+                            "real_gt and pseudo_gt numbers are not comparable")
+    return problems
+
+
+def merge_runs(*run_dirs: str | Path, allow_mismatch: bool = False):
+    """Read several run directories (or results.csv files) into one DataFrame, refusing incompatible runs.
+
+    Raises:
+        MergeMismatch: when :func:`check_mergeable` finds differences and ``allow_mismatch`` is False.
+    """
+    from ledbench.bench.results import read_results
+
+    if not run_dirs:
+        raise InputError("no run directory given; pass one or more directories written by `ledbench run`")
+    df = read_results(*run_dirs)
+    problems = check_mergeable(df)
+    if problems and not allow_mismatch:
+        lines = "\n  - ".join(problems)
+        raise MergeMismatch(f"refusing to merge {len(run_dirs)} runs:\n  - {lines}\n"
+                            "Pass allow_mismatch=True (CLI: --allow-mismatch) to merge anyway.")
+    return df
+
+
+def aggregate(df):
+    """Average rows sharing a key over runs: returns one row per key with value, stderr, n_runs, higher_is_better.
+
+    ``stderr`` is the standard error over runs when ``n_runs > 1`` (sample std / sqrt(n)), otherwise the run's own
+    per-image stderr. Infinite values (e.g. PSNR of the reference against itself) average to inf.
+    """
+    import numpy as np
+    import pandas as pd
+
+    keys = [k for k in KEY_COLUMNS if k in df.columns]
+    if df.empty:
+        return pd.DataFrame(columns=keys + ["value", "stderr", "n_runs", "higher_is_better", "n_images"])
+    rows = []
+    for key, g in df.groupby(keys, sort=False, dropna=False):
+        vals = g["value"].to_numpy(dtype=float)
+        n = len(vals)
+        with np.errstate(invalid="ignore"):
+            mean = float(np.mean(vals))
+            if n > 1:
+                se = float(np.std(vals, ddof=1) / math.sqrt(n)) if np.all(np.isfinite(vals)) else math.nan
+            else:
+                se = float(g["stderr"].iloc[0]) if "stderr" in g.columns else math.nan
+        hib = g["higher_is_better"].astype(bool)
+        if hib.nunique() > 1:
+            raise InputError(f"rows for {'/'.join(map(str, key))} disagree on higher_is_better; "
+                             "the results files were written by different metric versions")
+        rec = dict(zip(keys, key))
+        rec.update(value=mean, stderr=se, n_runs=n, higher_is_better=bool(hib.iloc[0]),
+                   n_images=int(g["n_images"].min()) if "n_images" in g.columns else -1)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------- the table
+
+
+@dataclass
+class Cell:
+    """One table cell: the mean value, its stderr, how many runs, and its rank mark (1 best, 2 second, 0 none)."""
+
+    value: float
+    stderr: float = math.nan
+    n_runs: int = 1
+    n_images: int = -1
+    rank: int = 0
+
+
+@dataclass
+class Table:
+    """A pivoted table ready to render. ``col_keys[j]`` are the values of ``col_fields`` for column j."""
+
+    row_fields: list[str]
+    col_fields: list[str]
+    row_keys: list[tuple]
+    col_keys: list[tuple]
+    higher_is_better: list[bool]
+    cells: list[list[Cell | None]]
+    decimals: list[int]
+    show_stderr: bool
+    n_runs: int
+    excluded: tuple[str, ...] = PSEUDO_ENHANCERS
+    title: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def col_label(self, j: int, sep: str = ".") -> str:
+        return sep.join(str(v) for v in self.col_keys[j])
+
+    def row_label(self, i: int, sep: str = " / ") -> str:
+        return sep.join(str(v) for v in self.row_keys[i])
+
+
+def parse_fields(spec: str | Sequence[str]) -> list[str]:
+    """``"task.metric"`` / ``"task,metric"`` / ``["task", "metric"]`` -> ``["task", "metric"]`` (validated)."""
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.replace(",", ".").split(".") if p.strip()]
+    else:
+        parts = [str(p) for p in spec]
+    bad = [p for p in parts if p not in KEY_COLUMNS]
+    if bad or not parts:
+        raise ConfigError(f"unknown table field(s) {bad or spec!r}; choose from {', '.join(KEY_COLUMNS)} "
+                          "(e.g. rows=enhancer cols=task.metric)")
+    return parts
+
+
+def _auto_decimals(values: Iterable[float]) -> int:
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return 2
+    m = max(finite)
+    return 1 if m >= 100 else 2 if m >= 10 else 3
+
+
+def _fmt_num(v: float, d: int) -> str:
+    if v is None or math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    s = f"{v:.{d}f}"
+    return "0." + "0" * d if s == "-0." + "0" * d else s  # no "-0.000"
+
+
+def _filter(df, where: dict[str, Any] | None):
+    if not where:
+        return df
+    for col, want in where.items():
+        if col not in df.columns:
+            raise ConfigError(f"cannot filter on unknown column {col!r}; choose from {', '.join(df.columns)}")
+        want = [want] if isinstance(want, str) or not isinstance(want, Iterable) else list(want)
+        df = df[df[col].astype(str).isin([str(w) for w in want])]
+    return df
+
+
+def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric", *,
+                where: dict[str, Any] | None = None, decimals: int | dict[str, int] | None = None,
+                show_stderr: bool | None = None, exclude_from_ranking: Sequence[str] = PSEUDO_ENHANCERS,
+                title: str = "") -> Table:
+    """Pivot results into a :class:`Table`.
+
+    Args:
+        df: results rows (one or several runs; see :func:`merge_runs`).
+        rows, cols: key fields for rows and columns. Key fields in neither are added to the columns only where
+            needed to keep cells unambiguous (e.g. ``protocol`` when a task has both real_gt and pseudo_gt rows).
+        where: keep only rows whose column equals one of the given values, e.g. ``{"protocol": "pseudo_gt"}``.
+        decimals: digits after the point: one int, or a dict metric -> int; default by magnitude (>=100: 1,
+            >=10: 2, else 3).
+        show_stderr: None shows ``± stderr`` only when some cell averages several runs.
+        exclude_from_ranking: enhancer names never bolded/underlined (floor and ceiling by default).
+    """
+    df = _filter(df, where)
+    if df.empty:
+        raise InputError("no results rows to tabulate" + (f" after filtering with {where}" if where else ""))
+    row_fields, col_fields = parse_fields(rows), parse_fields(cols)
+    if set(row_fields) & set(col_fields):
+        raise ConfigError(f"a field cannot be both a row and a column field: {set(row_fields) & set(col_fields)}")
+    agg = aggregate(df)
+    extra = []
+    for f in KEY_COLUMNS:  # add a field only where it disambiguates cells
+        used = row_fields + col_fields + extra
+        if f not in used and agg.groupby(used, sort=False)[f].nunique().max() > 1:
+            extra.append(f)
+    if extra:  # e.g. task.metric + protocol -> task.protocol.metric
+        col_fields = [f for f in KEY_COLUMNS if f in col_fields or f in extra]
+
+    row_keys = list(dict.fromkeys(tuple(r) for r in agg[row_fields].itertuples(index=False)))
+    col_keys = list(dict.fromkeys(tuple(r) for r in agg[col_fields].itertuples(index=False)))
+    if "enhancer" in row_fields:  # floor first, ceiling last, others in run order
+        e = row_fields.index("enhancer")
+        row_keys.sort(key=lambda k: 0 if k[e] in FLOORS else 2 if k[e] == CEILING else 1)
+
+    lookup = {}
+    for rec in agg.to_dict("records"):
+        lookup[(tuple(rec[f] for f in row_fields), tuple(rec[f] for f in col_fields))] = rec
+    hib = []
+    for ck in col_keys:
+        dirs = {bool(rec["higher_is_better"]) for (rk, c), rec in lookup.items() if c == ck}
+        hib.append(dirs.pop() if len(dirs) == 1 else True)
+    cells: list[list[Cell | None]] = [[None] * len(col_keys) for _ in row_keys]
+    for i, rk in enumerate(row_keys):
+        for j, ck in enumerate(col_keys):
+            rec = lookup.get((rk, ck))
+            if rec is not None:
+                cells[i][j] = Cell(float(rec["value"]), float(rec["stderr"]), int(rec["n_runs"]), int(rec["n_images"]))
+    n_runs = int(agg["n_runs"].max())
+    if show_stderr is None:
+        show_stderr = n_runs > 1
+
+    metric_pos = col_fields.index("metric") if "metric" in col_fields else None
+    decs = []
+    for j, ck in enumerate(col_keys):
+        metric = ck[metric_pos] if metric_pos is not None else None
+        if isinstance(decimals, int):
+            decs.append(decimals)
+        elif isinstance(decimals, dict) and metric in decimals:
+            decs.append(int(decimals[metric]))
+        else:
+            decs.append(_auto_decimals(c.value for row in cells if (c := row[j]) is not None))
+
+    e_pos = row_fields.index("enhancer") if "enhancer" in row_fields else None
+    for j in range(len(col_keys)):
+        ranked = []
+        for i, rk in enumerate(row_keys):
+            c = cells[i][j]
+            if c is None or math.isnan(c.value) or (e_pos is not None and rk[e_pos] in exclude_from_ranking):
+                continue
+            ranked.append((float(_fmt_num(c.value, decs[j])), i))
+        if len(ranked) < 2:
+            continue
+        distinct = sorted({v for v, _ in ranked}, reverse=hib[j])
+        for v, i in ranked:
+            cells[i][j].rank = 1 if v == distinct[0] else 2 if len(distinct) > 1 and v == distinct[1] else 0
+
+    notes = []
+    if n_runs > 1:
+        notes.append(f"mean ± standard error over up to {n_runs} runs")
+    present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
+    excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
+    return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr), n_runs,
+                 excluded, title, notes)
+
+
+# --------------------------------------------------------------------------------------------------- renderers
+
+
+def _cell_text(t: Table, c: Cell | None, j: int, *, pm: str = " ± ", inf: str = "∞", missing: str = "—") -> str:
+    if c is None:
+        return missing
+    if math.isinf(c.value):
+        return inf if c.value > 0 else "-" + inf
+    s = _fmt_num(c.value, t.decimals[j])
+    if t.show_stderr and c.stderr is not None and math.isfinite(c.stderr):
+        s += pm + _fmt_num(c.stderr, t.decimals[j])
+    return s
+
+
+def _legend(t: Table, bold: str, under: str) -> str:
+    ex = " and ".join(t.excluded)
+    parts = [f"↑ higher is better, ↓ lower is better; best {bold}, second {under} per column"
+             + (f" ({ex} not ranked)" if ex else "")]
+    parts += t.notes
+    return "; ".join(parts) + "."
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def render_markdown(t: Table) -> str:
+    header = [" / ".join(t.row_fields)] + [f"{t.col_label(j)} {ARROW[t.higher_is_better[j]]}"
+                                           for j in range(len(t.col_keys))]
+    lines = []
+    if t.title:
+        lines += [f"**{t.title}**", ""]
+    lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
+    lines.append("|" + "|".join([":---"] + ["---:"] * len(t.col_keys)) + "|")
+    for i in range(len(t.row_keys)):
+        out = [_md_escape(t.row_label(i))]
+        for j, c in enumerate(t.cells[i]):
+            s = _cell_text(t, c, j)
+            if c is not None and c.rank == 1:
+                s = f"**{s}**"
+            elif c is not None and c.rank == 2:
+                s = f"<ins>{s}</ins>"
+            out.append(s)
+        lines.append("| " + " | ".join(out) + " |")
+    lines += ["", "_" + _legend(t, "**bold**", "<ins>underlined</ins>") + "_"]
+    return "\n".join(lines) + "\n"
+
+
+_TEX_ESC = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def tex_escape(s: str) -> str:
+    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+
+
+def render_latex(t: Table) -> str:
+    """booktabs tabular; group header rows for all column fields but the last, with cmidrules."""
+    nrf, ncol = len(t.row_fields), len(t.col_keys)
+    lines = ["% requires \\usepackage{booktabs}"]
+    if t.title:
+        lines.append(f"% {t.title}")
+    lines.append("\\begin{tabular}{" + "l" * nrf + "r" * ncol + "}")
+    lines.append("\\toprule")
+    for level in range(len(t.col_fields) - 1):  # spanning group headers
+        spans: list[tuple[tuple, int, int]] = []
+        for j, ck in enumerate(t.col_keys):
+            if spans and spans[-1][0] == ck[: level + 1] and spans[-1][2] == j - 1:
+                spans[-1] = (spans[-1][0], spans[-1][1], j)
+            else:
+                spans.append((ck[: level + 1], j, j))
+        cells = [""] * nrf
+        rules = []
+        for key, a, b in spans:
+            w = b - a + 1
+            cells.append(f"\\multicolumn{{{w}}}{{c}}{{{tex_escape(key[-1])}}}" if w > 1 else tex_escape(key[-1]))
+            rules.append(f"\\cmidrule(lr){{{nrf + a + 1}-{nrf + b + 1}}}")
+        lines.append(" & ".join(cells) + " \\\\")
+        lines.append(" ".join(rules))
+    arrows = {True: "$\\uparrow$", False: "$\\downarrow$"}
+    head = [tex_escape(f.replace("_", " ").capitalize()) for f in t.row_fields]
+    head += [f"{tex_escape(ck[-1])} {arrows[t.higher_is_better[j]]}" for j, ck in enumerate(t.col_keys)]
+    lines.append(" & ".join(head) + " \\\\")
+    lines.append("\\midrule")
+    e_pos = t.row_fields.index("enhancer") if "enhancer" in t.row_fields else None
+    prev_group = None
+    for i, rk in enumerate(t.row_keys):
+        group = None if e_pos is None else (0 if rk[e_pos] in FLOORS else 2 if rk[e_pos] == CEILING else 1)
+        if prev_group is not None and group != prev_group:
+            lines.append("\\midrule")
+        prev_group = group
+        out = [tex_escape(v) for v in rk]
+        for j, c in enumerate(t.cells[i]):
+            s = _cell_text(t, c, j, pm="{\\scriptsize${}\\pm{}$", inf="$\\infty$", missing="--")
+            if c is not None and t.show_stderr and "\\pm" in s:
+                s += "}"
+            s = s.replace("-$\\infty$", "$-\\infty$")
+            if c is not None and c.rank == 1:
+                s = f"\\textbf{{{s}}}"
+            elif c is not None and c.rank == 2:
+                s = f"\\underline{{{s}}}"
+            out.append(s)
+        lines.append(" & ".join(out) + " \\\\")
+    lines.append("\\bottomrule")
+    lines.append("\\end{tabular}")
+    lines.append("% " + _legend(t, "bold", "underlined"))
+    return "\n".join(lines) + "\n"
+
+
+def _csv_num(v: float) -> str:
+    if v is None or math.isnan(v):
+        return ""
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.6g}"
+
+
+def render_csv(t: Table) -> str:
+    """Plain numbers (6 significant digits) for spreadsheets; one ``stderr`` column per value column if shown."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = list(t.row_fields)
+    for j in range(len(t.col_keys)):
+        lab = f"{t.col_label(j)} {ARROW[t.higher_is_better[j]]}"
+        header.append(lab)
+        if t.show_stderr:
+            header.append(f"{t.col_label(j)} stderr")
+    w.writerow(header)
+    for i, rk in enumerate(t.row_keys):
+        out = [str(v) for v in rk]
+        for c in t.cells[i]:
+            out.append("" if c is None else _csv_num(c.value))
+            if t.show_stderr:
+                out.append("" if c is None else _csv_num(c.stderr))
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def render_html(t: Table) -> str:
+    """An HTML ``<table class="ledbench">`` fragment (no styles; see :mod:`ledbench.reports.html`)."""
+    e = _html.escape
+    lines = ['<table class="ledbench">']
+    if t.title:
+        lines.append(f"<caption>{e(t.title)}</caption>")
+    lines.append("<thead><tr>" + "".join(f"<th>{e(f)}</th>" for f in t.row_fields)
+                 + "".join(f'<th title="{"higher" if t.higher_is_better[j] else "lower"} is better">'
+                           f"{e(t.col_label(j))} {ARROW[t.higher_is_better[j]]}</th>"
+                           for j in range(len(t.col_keys))) + "</tr></thead>")
+    lines.append("<tbody>")
+    for i, rk in enumerate(t.row_keys):
+        e_pos = t.row_fields.index("enhancer") if "enhancer" in t.row_fields else None
+        cls = ' class="pseudo"' if e_pos is not None and rk[e_pos] in PSEUDO_ENHANCERS else ""
+        tds = "".join(f'<th scope="row">{e(str(v))}</th>' for v in rk)
+        for j, c in enumerate(t.cells[i]):
+            s = e(_cell_text(t, c, j))
+            tip = ""
+            if c is not None:
+                tip = f' title="n_runs={c.n_runs}, n_images={c.n_images}, stderr={_csv_num(c.stderr) or "n/a"}"'
+                s = f"<b>{s}</b>" if c.rank == 1 else f"<u>{s}</u>" if c.rank == 2 else s
+            tds += f"<td{tip}>{s}</td>"
+        lines.append(f"<tr{cls}>{tds}</tr>")
+    lines.append("</tbody></table>")
+    lines.append(f'<p class="legend">{e(_legend(t, "bold", "underlined"))}</p>')
+    return "\n".join(lines) + "\n"
+
+
+def render_console(t: Table) -> str:
+    """Fixed-width text with a two-line header (groups, then last column field); best ``*``, second ``+``."""
+    top = [""] + [".".join(str(v) for v in ck[:-1]) for ck in t.col_keys]
+    header = [" / ".join(t.row_fields)] + [f"{ck[-1]} {ARROW[t.higher_is_better[j]]}"
+                                           for j, ck in enumerate(t.col_keys)]
+    body = []
+    for i in range(len(t.row_keys)):
+        out = [t.row_label(i)]
+        for j, c in enumerate(t.cells[i]):
+            mark = " " if c is None or c.rank == 0 else "*" if c.rank == 1 else "+"
+            out.append(_cell_text(t, c, j, pm=" ± ", inf="inf", missing="-") + mark)
+        body.append(out)
+    widths = [max(len(r[k]) for r in [top, header] + body) for k in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(r[0].ljust(widths[0]) if k == 0 else r[k].rjust(widths[k]) for k in range(len(r)))
+
+    out = ([line(top)] if any(top) else []) + [line(header), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in body]
+    out.append("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
+               + ("; ± standard error over runs" if t.show_stderr else ""))
+    return "\n".join(s.rstrip() for s in out) + "\n"
+
+
+_RENDERERS = {"md": render_markdown, "markdown": render_markdown, "tex": render_latex, "latex": render_latex,
+              "csv": render_csv, "html": render_html, "console": render_console, "txt": render_console}
+
+
+def format_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric",
+                 fmt: str = "md", *, split_by: str | None = None, **kwargs: Any) -> str:
+    """Render results as a table string.
+
+    Args:
+        df: results DataFrame (:func:`merge_runs` or ``read_results``).
+        rows, cols: key fields, e.g. ``rows="enhancer"``, ``cols="task.metric"`` (``"."`` or ``","`` separated).
+        fmt: ``md`` | ``tex`` | ``csv`` | ``html`` | ``console``.
+        split_by: a key field (e.g. ``"protocol"`` or ``"dataset"``): one table per value, each titled.
+        **kwargs: passed to :func:`build_table` (``where``, ``decimals``, ``show_stderr``, ``exclude_from_ranking``).
+    """
+    render = _RENDERERS.get(fmt)
+    if render is None:
+        raise ConfigError(f"unknown table format {fmt!r}; choose from md, tex, csv, html, console")
+    if split_by is None:
+        return render(build_table(df, rows, cols, **kwargs))
+    if split_by not in KEY_COLUMNS:
+        raise ConfigError(f"split_by must be one of {', '.join(KEY_COLUMNS)}, got {split_by!r}")
+    parts = []
+    where = dict(kwargs.pop("where", None) or {})
+    for value in dict.fromkeys(_filter(df, where)[split_by]):
+        t = build_table(df, rows, cols, where={**where, split_by: value}, title=f"{split_by}: {value}", **kwargs)
+        parts.append(render(t))
+    return "\n".join(parts)
+
+
+def console_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric",
+                  **kwargs: Any) -> str:
+    """Readable fixed-width table for the end of ``ledbench run``; empty results give a one-line message."""
+    if df is None or len(df) == 0:
+        return "(no results)\n"
+    return format_table(df, rows, cols, fmt="console", **kwargs)
