@@ -197,14 +197,19 @@ def cmd_profile(args) -> int:
 def cmd_report(args) -> int:
     from ledbench.reports.report import report_main
 
+    images_root = args.images_root
+    if images_root is None and (Path(args.run_dirs[0]) / "images").is_dir():
+        images_root = str(Path(args.run_dirs[0]) / "images")  # written by `ledbench run save_images=true`
     return int(report_main(args.run_dirs, [f.strip() for f in args.format.split(",") if f.strip()], args.out,
-                           args.rows, args.cols, allow_mismatch=args.allow_mismatch) or 0)
+                           args.rows, args.cols, allow_mismatch=args.allow_mismatch, split_by=args.split_by,
+                           images_root=images_root, grid_metric=args.grid_metric, title=args.title) or 0)
 
 
 def cmd_regress(args) -> int:
     from ledbench.reports.report import regress_main
 
-    return int(regress_main(args.run_dir, args.baseline, args.tol or [], args.update_baseline))
+    return int(regress_main(args.run_dir, args.baseline, args.tol or [], args.update_baseline,
+                            default_tol=args.default_tol))
 
 
 # -- weights ----------------------------------------------------------------------------------------------------
@@ -215,7 +220,7 @@ def all_weight_specs() -> dict[str, object]:
     from ledbench.tasks import TASKS, list_tasks
 
     specs = {}
-    for reg, names in ((ENHANCERS, list_enhancers()), (TASKS, list_tasks())):
+    for reg, names in ((ENHANCERS, list_enhancers(cascades=False)), (TASKS, list_tasks())):
         for name in names:
             try:
                 cls = reg.get(name)
@@ -350,7 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  ledbench report runs/default runs/other --format md,tex,csv,html")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--format", default="md", help="comma-separated: md, tex, csv, html")
-    s.add_argument("--out", help="output folder (default: the first run directory)")
+    s.add_argument("--out", help="output folder (default: the run directory for one run, ./ledbench-report for "
+                                 "several)")
+    s.add_argument("--images-root", help="folder of <enhancer>/<item_id>.png for qualitative grids (default: "
+                                         "RUN_DIR/images when the run saved images)")
+    s.add_argument("--split-by", help="column that separates tables (e.g. dataset)")
+    s.add_argument("--grid-metric", help="per-image metric that picks the best/worst images for grids")
+    s.add_argument("--title", help="report title")
     s.add_argument("--rows", default="enhancer")
     s.add_argument("--cols", default="task.metric")
     s.add_argument("--allow-mismatch", action="store_true", help="merge runs over different datasets/protocols")
@@ -361,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.add_argument("--baseline", required=True)
     s.add_argument("--tol", action="append", metavar="metric=value")
-    s.add_argument("--update-baseline", action="store_true")
+    s.add_argument("--update-baseline", action="store_true", help="rewrite the baseline from this run")
+    s.add_argument("--default-tol", help="tolerance for metrics without --tol (absolute, or relative like 1%%)")
     s.set_defaults(func=cmd_regress)
 
     s = sub.add_parser("weights", help="list | fetch NAME | import DIR | verify", formatter_class=fmt,

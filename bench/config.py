@@ -59,8 +59,12 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 def parse_scalar(text: str) -> Any:
     """Parse a CLI value the way YAML would (``3`` -> int, ``true`` -> bool, ``[1,2]`` -> list, else str)."""
+    import re
+
     import yaml
 
+    if re.fullmatch(r"0\d+", text):  # "0012" is an id (e.g. a LOL-Blur video), not YAML's octal 10
+        return text
     try:
         return yaml.safe_load(text) if text != "" else ""
     except yaml.YAMLError:

@@ -55,6 +55,7 @@ class RunConfig:
     amp: bool = False
     cache_dir: str = ""
     quiet: bool = False
+    save_images: bool = False
     description: str = ""
     version: int = 1
 
@@ -378,15 +379,44 @@ class Runner:
         by_id = {it.id: it for it in items}
         n_total = len(items)
 
-        def emit(enh_name, enh_hash, weights_sha, task, protocol, metric_names, pairs):
+        metric_skipped: set[str] = set()
+
+        def make_metrics(metric_names, protocol):
+            out = []
             for mname in metric_names:
-                metric = create_metric(mname)
+                if mname in metric_skipped:
+                    continue
+                try:
+                    metric = create_metric(mname)
+                except WeightsUnavailable as exc:
+                    if not cfg.skip_unavailable:
+                        raise
+                    metric_skipped.add(mname)
+                    self.skipped.append(Skipped("metric", mname, str(exc)))
+                    continue
                 if protocol == "no_reference" and metric.requires_reference:
                     continue
                 if protocol == "full_reference" and not metric.requires_reference:
                     continue
-                for iid, pred, target in pairs():
-                    metric.update(pred, target, iid)
+                out.append(metric)
+            return out
+
+        def emit(enh_name, enh_hash, weights_sha, task, protocol, metric_names, pairs):
+            """Score every (image id, prediction, target) of ``pairs()`` with all metrics in one pass."""
+            metrics = make_metrics(metric_names, protocol)
+            if not metrics:
+                return
+            for iid, pred, target in pairs():
+                for metric in list(metrics):
+                    try:
+                        metric.update(pred, target, iid)
+                    except WeightsUnavailable as exc:  # metrics that load their weights on first use
+                        if not cfg.skip_unavailable:
+                            raise
+                        metrics.remove(metric)
+                        metric_skipped.add(metric.name)
+                        self.skipped.append(Skipped("metric", metric.name, str(exc)))
+            for metric in metrics:
                 if metric.n_images == 0:
                     continue
                 values, errs = metric.compute(), metric.stderr()
@@ -439,6 +469,8 @@ class Runner:
                 self._emit_downstream(emit, REFERENCE, "", "", task, self._metrics_for(task), rkeys, by_id, rkeys)
 
         # stage 4: store
+        if cfg.save_images:
+            self._save_images(run_dir / "images", enh_keys, items)
         wall = time.time() - t0
         write_results(run_dir / "results.csv", rows)
         write_per_image(run_dir / "per_image.csv", per_image)
@@ -458,6 +490,22 @@ class Runner:
         }
         write_json(run_dir / "manifest.json", manifest)
         return RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), wall)
+
+    def _save_images(self, root: Path, enh_keys: dict[str, dict[str, str]], items: list) -> None:
+        """Copy enhanced PNGs to ``root/<enhancer>/<item_id>.png`` (plus ``input``/``reference``) for grids."""
+        import shutil
+
+        from ledbench.datasets.io import write_png
+
+        for name, keys in enh_keys.items():
+            for iid, key in keys.items():
+                dest = root / name / f"{iid}.png"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.cache.enhanced_path(key), dest)
+        for item in items:
+            write_png(root / "input" / f"{item.id}.png", item.load_input())
+            if item.paired:
+                write_png(root / REFERENCE / f"{item.id}.png", item.load_reference())
 
     def _emit_downstream(self, emit, name, enh_hash, weights_sha, task, metric_names, pkeys, by_id, ref_keys):
         def real_pairs():

@@ -170,7 +170,9 @@ def unavailable_message(spec: WeightsSpec, what: str) -> str:
     target = home() / "weights"
     fetch = f"`ledbench weights fetch {what}` (needs internet)" if spec.can_download else None
     parts = [f"weights unavailable for {what}: {spec.filename} not found in {', '.join(map(str, weights_dirs()))}."]
-    parts.append(f"Get it from {where}, then run `ledbench weights import DIR` (copies and checks it into {target})")
+    notes = f" ({spec.notes})" if spec.notes and not spec.url else ""
+    parts.append(f"Get it from {where}{notes}, then run `ledbench weights import DIR` (copies and checks it into "
+                 f"{target})")
     if fetch:
         parts.append(f"or {fetch}")
     parts.append(f"or pass weights=PATH.")
@@ -266,10 +268,16 @@ def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) 
         if not path.is_file() or path.name not in by_name:
             continue
         digest = sha256_file(path)
-        for what, spec in by_name[path.name]:
-            if spec.sha256 and digest != spec.sha256.lower():
-                rows.append((what, path, f"refused: sha256 {digest[:12]} != {spec.sha256[:12]}"))
-                continue
+        candidates = by_name[path.name]
+        # several specs may share a file name (two releases both called Epoch99.pth): the sha256 decides
+        matching = [(w, sp) for w, sp in candidates if not sp.sha256 or digest == sp.sha256.lower()]
+        if not matching:
+            expected = ", ".join(sp.sha256[:12] for _, sp in candidates if sp.sha256)
+            rows.append((candidates[0][0], path, f"refused: sha256 {digest[:12]} matches none of {expected}"))
+            continue
+        if any(sp.sha256 for _, sp in matching):
+            matching = [(w, sp) for w, sp in matching if sp.sha256]
+        for what, spec in matching:
             dest_dir = target_dir / spec.subdir if spec.subdir else target_dir
             dest_dir.mkdir(parents=True, exist_ok=True)
             dest = dest_dir / spec.filename
