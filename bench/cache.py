@@ -6,6 +6,8 @@ Keys are SHA-256 digests of canonical JSON:
   hash) -> lossless PNG (uint8 RGB). Scores are computed on this quantised image, so a hit is bit-identical to a
   fresh computation.
 - prediction: (cache format, task identity = name + config + weights sha256, image key) -> ``.npz``.
+- per-image score: (cache format, metric identity, prediction key, target key) -> ``.json`` (per-image metrics
+  only; dataset-level metrics such as COCO mAP are recomputed from cached predictions).
 
 Files are written atomically (temp file + ``os.replace``): a crash never leaves a truncated entry, and every
 finished unit survives for the next run (per-item resume). The root is ``$LEDBENCH_HOME/cache``, never inside the
@@ -31,6 +33,11 @@ CACHE_FORMAT = 1
 def enhanced_key(enhancer_identity: dict[str, Any], input_hash: str) -> str:
     return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "enhance", "enhancer": enhancer_identity,
                                        "input": input_hash}))
+
+
+def score_key(metric_identity: dict[str, Any], pred_key: str, target_key: str) -> str:
+    return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "score", "metric": metric_identity,
+                                       "pred": pred_key, "target": target_key}))
 
 
 def prediction_key(task_identity: dict[str, Any], image_key: str) -> str:
@@ -99,3 +106,18 @@ class Cache:
         path = self.prediction_path(key)
         atomic_write_bytes(path, buf.getvalue())
         return path
+
+    # -- per-image scores ---------------------------------------------------------------------------------------
+    def get_score(self, key: str) -> dict[str, float] | None:
+        import json
+
+        path = self._path("scores", key, ".json")
+        try:
+            return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+        except (OSError, ValueError):
+            return None
+
+    def put_score(self, key: str, values: dict[str, float]) -> None:
+        import json
+
+        atomic_write_bytes(self._path("scores", key, ".json"), json.dumps(values).encode())

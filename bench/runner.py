@@ -21,7 +21,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from ledbench.bench.cache import Cache, enhanced_key, prediction_key
+from ledbench.bench.cache import Cache, enhanced_key, prediction_key, score_key
 from ledbench.bench.config import build_config, config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, UnknownNameError, WeightsUnavailable
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
@@ -315,7 +315,7 @@ class Runner:
         from ledbench.datasets.io import from_uint8
         from ledbench.enhancers import create_enhancer
         from ledbench.enhancers.base import resolve_device
-        from ledbench.tasks.metrics import create_metric
+        from ledbench.tasks.metrics import PerImageMetric, create_metric
 
         t0 = time.time()
         cfg = self.cfg
@@ -331,7 +331,7 @@ class Runner:
         self.log(f"dataset {dataset.name} ({dataset.split}): {len(items)} images"
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
         manifest_rows = dataset.manifest()
-        manifest_hash = dataset.manifest_hash()
+        manifest_hash = self._manifest_hash = dataset.manifest_hash()
         enhancer_names = self._enhancer_names()
         tasks = self._tasks()
         device = resolve_device(cfg.device)
@@ -402,20 +402,40 @@ class Runner:
             return out
 
         def emit(enh_name, enh_hash, weights_sha, task, protocol, metric_names, pairs):
-            """Score every (image id, prediction, target) of ``pairs()`` with all metrics in one pass."""
+            """Score every unit of ``pairs()`` with all metrics in one pass.
+
+            ``pairs()`` yields ``(image id, prediction key, target key, loader)``; ``loader()`` returns
+            ``(prediction, target)``. Per-image scores are cached under (metric, prediction key, target key), so a
+            re-run loads nothing it has already scored.
+            """
             metrics = make_metrics(metric_names, protocol)
             if not metrics:
                 return
-            for iid, pred, target in pairs():
+            idents = {id(m): m.identity() for m in metrics}
+            for iid, pkey, tkey, loader in pairs():
+                loaded = None
                 for metric in list(metrics):
+                    skey = None
+                    if isinstance(metric, PerImageMetric):
+                        skey = score_key(idents[id(metric)], pkey, tkey)
+                        cached = self.cache.get_score(skey)
+                        if cached is not None:
+                            metric._per_image[str(iid)] = cached
+                            self.cache.stats["score_hit"] += 1
+                            continue
+                    if loaded is None:
+                        loaded = loader()
                     try:
-                        metric.update(pred, target, iid)
+                        metric.update(loaded[0], loaded[1], iid)
                     except WeightsUnavailable as exc:  # metrics that load their weights on first use
                         if not cfg.skip_unavailable:
                             raise
                         metrics.remove(metric)
                         metric_skipped.add(metric.name)
                         self.skipped.append(Skipped("metric", metric.name, str(exc)))
+                        continue
+                    if skey is not None and str(iid) in metric._per_image:
+                        self.cache.put_score(skey, metric._per_image[str(iid)])
             for metric in metrics:
                 if metric.n_images == 0:
                     continue
@@ -452,10 +472,13 @@ class Runner:
                 metric_names = self._metrics_for(task)
                 if task.kind == "quality":
                     emit(name, enh.config_hash, enh.weights_sha256, task, "full_reference", metric_names,
-                         lambda keys=keys: ((iid, {"image": load_enh(k)}, {"image": by_id[iid].load_reference()})
+                         lambda keys=keys: ((iid, k, "ref:" + by_id[iid].reference_hash(),
+                                             lambda k=k, iid=iid: ({"image": load_enh(k)},
+                                                                   {"image": by_id[iid].load_reference()}))
                                             for iid, k in keys.items() if by_id[iid].paired))
                     emit(name, enh.config_hash, enh.weights_sha256, task, "no_reference", metric_names,
-                         lambda keys=keys: ((iid, {"image": load_enh(k)}, None) for iid, k in keys.items()))
+                         lambda keys=keys: ((iid, k, "-", lambda k=k: ({"image": load_enh(k)}, None))
+                                            for iid, k in keys.items()))
                 else:
                     ident = task.identity()
                     pkeys = {iid: prediction_key(ident, k) for iid, k in keys.items()}
@@ -508,20 +531,20 @@ class Runner:
                 write_png(root / REFERENCE / f"{item.id}.png", item.load_reference())
 
     def _emit_downstream(self, emit, name, enh_hash, weights_sha, task, metric_names, pkeys, by_id, ref_keys):
+        cache = self.cache
+
         def real_pairs():
             for iid, k in pkeys.items():
-                target = by_id[iid].label(task.kind)
-                if target is not None:
-                    pred = self.cache.get_prediction(k, count=False)
-                    if pred is not None:
-                        yield iid, pred, target
+                if by_id[iid].labels.get(task.kind) is not None and cache.has_prediction(k):
+                    yield (iid, k, f"label:{self._manifest_hash}:{iid}:{task.kind}",
+                           lambda k=k, iid=iid: (cache.get_prediction(k, count=False), by_id[iid].label(task.kind)))
 
         def pseudo_pairs():
             for iid, k in pkeys.items():
-                if iid in ref_keys:
-                    pred, target = self.cache.get_prediction(k, count=False), self.cache.get_prediction(ref_keys[iid], count=False)
-                    if pred is not None and target is not None:
-                        yield iid, pred, target
+                if iid in ref_keys and cache.has_prediction(k) and cache.has_prediction(ref_keys[iid]):
+                    yield (iid, k, ref_keys[iid],
+                           lambda k=k, iid=iid: (cache.get_prediction(k, count=False),
+                                                 cache.get_prediction(ref_keys[iid], count=False)))
 
         emit(name, enh_hash, weights_sha, task, "real_gt", metric_names, real_pairs)
         emit(name, enh_hash, weights_sha, task, "pseudo_gt", metric_names, pseudo_pairs)

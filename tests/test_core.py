@@ -330,6 +330,7 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
 
     second = _run(tmp_path)
     assert second.cache_stats.get("enhance_hit") == 9 and not second.cache_stats.get("enhance_computed")
+    assert second.cache_stats.get("score_hit") == 3 * 3 * 2  # enhancers x images x metrics, nothing rescored
     df2 = read_results(second.run_dir)
     assert df2["value"].tolist() == df["value"].tolist()
     manifest = json.loads((second.run_dir / "manifest.json").read_text())
