@@ -102,7 +102,8 @@ def enhancer_availability(name: str) -> tuple[bool, str]:
         return True, ""
     key, meta = _split(name)
     cls = ENHANCERS.get(key)
-    return cls.availability(meta.get("tag"))
+    tag = meta.get("tag") or cls.default_tag
+    return cls.availability(meta.get("tag"), what=f"{key.split('.')[0]}.{tag}" if tag else key)
 
 
 def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,

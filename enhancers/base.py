@@ -79,8 +79,9 @@ class Enhancer:
         self.weights_sha256 = sha256_file(self.weights_path)
 
     @classmethod
-    def availability(cls, tag: str | None = None) -> tuple[bool, str]:
-        """Cheap check (no hashing, no network) whether weights for ``tag`` are present locally."""
+    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
+        """Cheap check (no hashing, no network) whether weights for ``tag`` are present locally; ``what`` is the
+        name used in the message (``arch.tag``, as ``ledbench weights fetch`` takes it)."""
         if not cls.requires_weights:
             return True, ""
         tag = tag or cls.default_tag
@@ -91,7 +92,7 @@ class Enhancer:
             return True, ""
         from ledbench.bench.weights import unavailable_message
 
-        return False, unavailable_message(spec, f"{cls.__name__}.{tag}")
+        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag}")
 
     # -- identity (cache keys, results rows) --------------------------------------------------------------------
     @property

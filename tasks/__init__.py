@@ -69,7 +69,9 @@ def create_task(name: str, weights: str | None = None, device: Any = "cpu", *, d
 
 def task_availability(name: str) -> tuple[bool, str]:
     key, meta = _split(name)
-    return TASKS.get(key).availability(meta.get("tag"))
+    cls = TASKS.get(key)
+    tag = meta.get("tag") or cls.default_tag
+    return cls.availability(meta.get("tag"), what=f"{key.split('.')[0]}.{tag}" if tag else key)
 
 
 def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:

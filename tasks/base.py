@@ -63,7 +63,7 @@ class Task:
         raise NotImplementedError
 
     @classmethod
-    def availability(cls, tag: str | None = None) -> tuple[bool, str]:
+    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
         if not cls.requires_weights:
             return True, ""
         tag = tag or cls.default_tag
@@ -72,7 +72,7 @@ class Task:
             return False, "needs weights=PATH"
         if find_local(spec) is not None:
             return True, ""
-        return False, unavailable_message(spec, f"{cls.__name__}.{tag}")
+        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag}")
 
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",

@@ -143,12 +143,12 @@ class HFDepthTask(Task):
         super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
-    def availability(cls, tag: str | None = None) -> tuple[bool, str]:
+    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
         spec = cls.weights_tags.get(tag or cls.default_tag or "")
         if spec is None:
             return False, "needs weights=FOLDER (a Hugging Face depth checkpoint folder)"
         try:
-            resolve_hf_folder(spec, what=f"{cls.__name__}.{tag or cls.default_tag}")
+            resolve_hf_folder(spec, what=what or f"{cls.__name__}.{tag or cls.default_tag}")
         except WeightsUnavailable as exc:
             return False, str(exc)
         return True, ""

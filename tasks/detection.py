@@ -121,11 +121,11 @@ class _UltralyticsBase(Task):
         super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
-    def availability(cls, tag: str | None = None) -> tuple[bool, str]:
+    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
         spec = cls.weights_tags.get(tag or cls.default_tag or "")
         if spec is None or find_local(spec) is not None:
             return True, ""
-        return False, unavailable_message(spec, f"{cls.__name__}.{tag or cls.default_tag}")
+        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag or cls.default_tag}")
 
     def _model_source(self) -> str:
         model = self.config.model

@@ -428,7 +428,7 @@ class SegFormerTask(Task):
         super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
-    def availability(cls, tag: str | None = None) -> tuple[bool, str]:
+    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
         spec = cls.weights_tags.get(tag or cls.default_tag)
         if spec is None:
             return True, ""
