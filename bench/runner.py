@@ -109,6 +109,23 @@ def dist_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def init_distributed(device) -> Any:
+    """Under torchrun (``WORLD_SIZE`` > 1) join the process group (NCCL on CUDA, gloo on CPU) and return this
+    rank's device (``cuda:LOCAL_RANK`` for CUDA); otherwise return ``device`` unchanged."""
+    rank, world = dist_info()
+    if world <= 1:
+        return device
+    import torch
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
 def _barrier() -> None:
     try:
         import torch.distributed as dist
@@ -194,7 +211,7 @@ class Runner:
                 raise WeightsUnavailable(why)
         return ok
 
-    def _tasks(self) -> list[Any]:
+    def _tasks(self, device) -> list[Any]:
         from ledbench.tasks import create_task, list_tasks, task_availability
 
         tasks = []
@@ -206,7 +223,7 @@ class Runner:
                 self.skipped.append(Skipped("task", name, why))
                 continue
             try:
-                tasks.append(create_task(name, device=self.cfg.device, download=self.cfg.download))
+                tasks.append(create_task(name, device=device, download=self.cfg.download))
             except WeightsUnavailable as exc:
                 if not self.cfg.skip_unavailable:
                     raise
@@ -332,9 +349,9 @@ class Runner:
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
         manifest_rows = dataset.manifest()
         manifest_hash = self._manifest_hash = dataset.manifest_hash()
+        device = init_distributed(resolve_device(cfg.device))
         enhancer_names = self._enhancer_names()
-        tasks = self._tasks()
-        device = resolve_device(cfg.device)
+        tasks = self._tasks(device)
 
         # stage 1 + 2 on this rank's shard: enhance each item, run each task on each enhanced image
         enhancers: dict[str, Any] = {}

@@ -1,0 +1,66 @@
+"""Sharding a run across ranks with torchrun (gloo on CPU) gives the same results as one process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_folder(root: Path, n: int = 5) -> None:
+    from ledbench.datasets.io import write_png
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        sharp = rng.random((20, 28, 3)).astype(np.float32)
+        write_png(root / "sharp" / f"im{i}.png", sharp)
+        write_png(root / "low" / f"im{i}.png", sharp * 0.3)
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_match_single_process(tmp_path):
+    import pandas as pd
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    if not Path(torchrun).exists():
+        pytest.skip("torchrun not installed")
+    data = tmp_path / "data"
+    _make_folder(data)
+    common = [f"dataset=folder:{data}", "enhancers=identity,gamma,clahe", "tasks=quality", "metrics=psnr,ssim",
+              "device=cpu", "quiet=true"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", LEDBENCH_HOME=str(tmp_path / "home"))
+    dist = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", str(_free_port()), "-m",
+                           "ledbench.bench.cli", "run", *common, f"out={tmp_path / 'dist'}",
+                           f"cache_dir={tmp_path / 'cache_dist'}"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert dist.returncode == 0, dist.stdout[-2000:] + dist.stderr[-4000:]
+    single = subprocess.run([sys.executable, "-m", "ledbench.bench.cli", "run", *common, f"out={tmp_path / 'one'}",
+                             f"cache_dir={tmp_path / 'cache_one'}"], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert single.returncode == 0, single.stderr[-4000:]
+    a = pd.read_csv(tmp_path / "dist" / "results.csv").sort_values(["enhancer", "metric"]).reset_index(drop=True)
+    b = pd.read_csv(tmp_path / "one" / "results.csv").sort_values(["enhancer", "metric"]).reset_index(drop=True)
+    assert len(a) == 3 * 2 and (a["n_images"] == 5).all()
+    assert a[["enhancer", "metric"]].equals(b[["enhancer", "metric"]])
+    np.testing.assert_array_equal(a["value"].to_numpy(), b["value"].to_numpy())
+    # every enhanced image was computed exactly once across the two ranks
+    pngs = list((tmp_path / "cache_dist" / "enhanced").rglob("*.png"))
+    assert len(pngs) == 3 * 5
+    import json
+
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    assert manifest["world_size"] == 2
+    # rank 0 computed only its share (items 0, 2, 4 for 3 enhancers); rank 1's 6 units came from the shared cache
+    assert manifest["cache"]["enhance_computed"] == 3 * 3
