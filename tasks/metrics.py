@@ -102,9 +102,11 @@ class PerImageMetric(Metric):
         self._per_image[str(image_id)] = {k: float(v) for k, v in value.items()}
 
     def compute(self) -> dict[str, float]:
+        """Mean over images. NaN scores (undefined for that image) are left out; +-inf propagates (an identical
+        image has infinite PSNR, and dropping it would bias the mean)."""
         out = {}
         for key in self.outputs:
-            vals = [v[key] for v in self._per_image.values() if key in v and math.isfinite(v[key])]
+            vals = [v[key] for v in self._per_image.values() if key in v and not math.isnan(v[key])]
             out[key] = sum(vals) / len(vals) if vals else math.nan
         return out
 

@@ -416,8 +416,9 @@ def niqe_score(y255: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, bloc
 
     h, w = y255.shape
     nh, nw = h // block, w // block
-    if nh == 0 or nw == 0:
-        raise InputError(f"NIQE needs an image of at least {block} x {block} pixels, got {h} x {w}")
+    if nh * nw < 2:  # the distorted-feature covariance needs at least two blocks
+        raise InputError(f"NIQE needs at least two {block} x {block} blocks (e.g. {block} x {2 * block} pixels), "
+                         f"got {h} x {w}")
     img = np.asarray(y255, dtype=np.float64)[:nh * block, :nw * block]
     g = _fspecial_gauss_1d(7, 7.0 / 6.0)
     win = np.outer(g, g)

@@ -1,0 +1,124 @@
+"""Contract tests over every registered metric and dataset, and the end-to-end CLI on synth_mini."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ledbench.bench.errors import LedbenchError, WeightsUnavailable
+from ledbench.datasets import create_dataset, list_datasets
+from ledbench.tasks.metrics import create_metric, list_metrics
+
+KINDS = {"quality", "detection", "segmentation", "depth"}
+
+
+def _sample(kind: str, rng, perturb: bool):
+    """A (prediction, target) pair in the task-output convention; ``perturb`` degrades the prediction."""
+    if kind == "quality":
+        ref = rng.random((96, 192, 3)).astype(np.float32)  # NIQE needs two 96 x 96 blocks
+        pred = np.clip(ref + (0.1 * rng.standard_normal(ref.shape) if perturb else 0), 0, 1).astype(np.float32)
+        return {"image": pred}, {"image": ref}
+    if kind == "detection":
+        boxes = np.array([[2, 2, 20, 20], [25, 5, 45, 30]], dtype=np.float32)
+        target = {"boxes": boxes, "scores": np.ones(2, np.float32), "labels": np.array([1, 3])}
+        pred_boxes = boxes + (np.array([6, 4, 6, 4], np.float32) if perturb else 0)
+        return {"boxes": pred_boxes, "scores": np.array([0.9, 0.8], np.float32), "labels": np.array([1, 3])}, target
+    if kind == "segmentation":
+        mask = rng.integers(0, 5, (32, 40)).astype(np.int64)
+        pred = mask.copy()
+        if perturb:
+            pred[:10] = (pred[:10] + 1) % 5
+        return {"mask": pred}, {"mask": mask}
+    if kind == "depth":
+        depth = (1.0 + rng.random((32, 40))).astype(np.float32)
+        pred = depth * (1 + 0.2 * rng.standard_normal(depth.shape).astype(np.float32)) if perturb else depth
+        return {"depth": np.abs(pred).astype(np.float32) + 0.01}, {"depth": depth}
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("name", list_metrics())
+def test_metric_contract(name):
+    """Declared directions; finite results; a perfect prediction scores at least as well as a perturbed one."""
+    try:
+        metric = create_metric(name)
+    except WeightsUnavailable as exc:
+        pytest.skip(str(exc)[:100])
+    assert metric.outputs and all(isinstance(v, bool) for v in metric.outputs.values())
+    assert metric.task_kind in KINDS
+    rng = np.random.default_rng(0)
+    results = {}
+    for perturb in (False, True):
+        m = create_metric(name)
+        pred, target = _sample(m.task_kind, np.random.default_rng(0), perturb)
+        try:
+            for i in range(3):
+                m.update(pred, target if m.requires_reference else None, f"img{i}")
+        except WeightsUnavailable as exc:
+            pytest.skip(str(exc)[:100])
+        values = m.compute()
+        assert set(m.outputs) <= set(values), (set(m.outputs), set(values))
+        assert m.n_images == 3 and set(m.per_image()) == {"img0", "img1", "img2"}
+        results[perturb] = values
+    if not metric.requires_reference:
+        assert all(math.isfinite(v) for v in results[True].values())
+        return
+    del rng
+    for key, higher in metric.outputs.items():
+        perfect, worse = results[False][key], results[True][key]
+        assert not math.isnan(perfect)
+        if higher:
+            assert perfect >= worse, (key, perfect, worse)
+        else:
+            assert perfect <= worse, (key, perfect, worse)
+
+
+@pytest.mark.parametrize("name", list_datasets())
+def test_dataset_contract(name):
+    """synth_mini builds offline with stable ids and manifest; the others need a root and say so clearly."""
+    if name != "synth_mini":
+        with pytest.raises(LedbenchError) as err:
+            ds = create_dataset(name)
+            len(ds)
+        assert "root" in str(err.value).lower() or "folder" in str(err.value).lower() or "path" in str(err.value)
+        return
+    ds = create_dataset(name, limit=2)
+    assert len(ds) == 2 and ds.paired
+    item = ds[0]
+    x, ref = item.load_input(), item.load_reference()
+    assert x.dtype == np.float32 and x.ndim == 3 and x.shape == ref.shape and 0 <= x.min() and x.max() <= 1
+    assert x.mean() < ref.mean()  # degraded input is darker than its reference
+    assert ds.manifest_hash() == create_dataset(name, limit=2).manifest_hash()
+    assert ds.manifest_hash() != create_dataset(name, limit=2, seed=1).manifest_hash()
+
+
+def _cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "ledbench.bench.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=900)
+
+
+@pytest.mark.slow
+def test_cli_run_synth_mini_end_to_end_and_cached_rerun(tmp_path):
+    import os
+
+    env = dict(os.environ, LEDBENCH_HOME=str(tmp_path / "home"), OMP_NUM_THREADS="1")
+    args = ["run", "enhancers=identity,gamma,sci.medium", "tasks=quality,det_yolo_fastest", "metrics=psnr,ssim",
+            "limit=3", f"out={tmp_path / 'run'}", "device=cpu", "-q"]
+    first = _cli(*args, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "psnr" in first.stdout and "sci.medium" in first.stdout and "reference" in first.stdout
+    m1 = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m1["cache"]["enhance_computed"] == 9 and m1["cache"].get("enhance_hit", 0) == 0
+    r1 = (tmp_path / "run" / "results.csv").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "| identity" in report and "pGT" in report
+    second = _cli(*args, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    m2 = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m2["cache"].get("enhance_computed", 0) == 0 and m2["cache"]["enhance_hit"] == 9
+    assert m2["cache"].get("predict_computed", 0) == 0 and m2["cache"]["predict_hit"] == 3 * 3 + 3
+    assert (tmp_path / "run" / "results.csv").read_text() == r1
