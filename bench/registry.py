@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -59,14 +60,16 @@ class Registry(Generic[T]):
         entry_point_group: importlib-metadata group scanned once, lazily, for plugins.
     """
 
-    def __init__(self, kind: str, base_cls: type | None = None, entry_point_group: str | None = None):
+    def __init__(self, kind: str, base_cls: type | None = None, entry_point_group: str | None = None,
+                 catalogs: Iterable[str] = ()):
         self.kind = kind
         self.base_cls = base_cls
         self.entry_point_group = entry_point_group
+        self.catalogs = tuple(catalogs)
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
         self._frozen = False
-        self._plugins_loaded = entry_point_group is None
+        self._plugins_loaded = entry_point_group is None and not self.catalogs
 
     # -- registration -------------------------------------------------------------------------------------------
     def register(self, name: str, target: Any = None, *, aliases: Iterable[str] = (), overwrite: bool = False,
@@ -101,14 +104,20 @@ class Registry(Generic[T]):
 
     # -- lookup -------------------------------------------------------------------------------------------------
     def _load_plugins(self) -> None:
+        """On first lookup: import the built-in catalog modules (pure-python modules that register import
+        strings; missing ones are skipped), then read the entry-point group for out-of-tree plugins."""
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from importlib.metadata import entry_points
+        for module in self.catalogs:
+            if importlib.util.find_spec(module) is not None:
+                importlib.import_module(module)
+        if self.entry_point_group:
+            from importlib.metadata import entry_points
 
-        for ep in entry_points(group=self.entry_point_group):
-            if ep.name not in self._entries:
-                self._entries[ep.name] = Entry(ep.name, ep.value, {"plugin": True})
+            for ep in entry_points(group=self.entry_point_group):
+                if ep.name not in self._entries:
+                    self._entries[ep.name] = Entry(ep.name, ep.value, {"plugin": True})
 
     def canonical(self, name: str) -> str:
         self._load_plugins()
@@ -123,6 +132,18 @@ class Registry(Generic[T]):
             return self._entries[key]
         except KeyError:
             raise UnknownNameError(self.unknown_message(name)) from None
+
+    def lookup(self, name: str) -> tuple[str, dict[str, Any]]:
+        """``(registered name, meta)`` for ``name``; an unregistered ``arch.tag`` whose ``arch`` is registered
+        resolves to ``arch`` with ``meta["tag"] = tag`` (timm-style weight tags)."""
+        if name in self:
+            entry = self.entry(name)
+            return entry.name, dict(entry.meta)
+        arch, dot, tag = name.rpartition(".")
+        if dot and arch in self:
+            entry = self.entry(arch)
+            return entry.name, {**entry.meta, "tag": tag}
+        raise UnknownNameError(self.unknown_message(name))
 
     def get(self, name: str) -> T:
         """Resolve ``name`` to its object, importing a lazy target on first use."""

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
-
 from ledbench.bench.cache import Cache, enhanced_key, prediction_key, score_key
 from ledbench.bench.config import build_config, config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, UnknownNameError, WeightsUnavailable
@@ -329,7 +328,6 @@ class Runner:
     # -- the whole run ------------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
         from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_everything
-        from ledbench.datasets.io import from_uint8
         from ledbench.enhancers import create_enhancer
         from ledbench.enhancers.base import resolve_device
         from ledbench.tasks.metrics import PerImageMetric, create_metric
@@ -371,8 +369,7 @@ class Runner:
         paired_ids = {it.id for it in shard if it.paired}
         for task in downstream:
             for name, keys in enh_keys.items():
-                imgs = {iid: (k, (lambda k=k: from_uint8(self.cache.get_enhanced(k, count=False)))) for iid, k in keys.items()}
-                self.predict_stage(task, imgs, name)
+                self.predict_stage(task, self._enhanced_images(keys), name)
             if cfg.include_reference:
                 refs = {it.id: ("ref:" + it.reference_hash(), it.load_reference) for it in shard
                         if it.id in paired_ids}
@@ -387,8 +384,7 @@ class Runner:
                 enh_keys[name] = self.enhance_stage(enh, items)
             for task in downstream:
                 for name, keys in enh_keys.items():
-                    self.predict_stage(task, {iid: (k, lambda k=k: from_uint8(self.cache.get_enhanced(k, count=False)))
-                                              for iid, k in keys.items()}, name)
+                    self.predict_stage(task, self._enhanced_images(keys), name)
 
         # stage 3: score
         rows: list[ResultRow] = []
@@ -473,7 +469,7 @@ class Runner:
                                                      protocol, out_name, iid, float(v)))
 
         def load_enh(key):
-            return from_uint8(self.cache.get_enhanced(key, count=False))
+            return self._load_enhanced(key)
 
         score_bar = _progress(range(len(enhancers) * max(1, len(tasks))), len(enhancers) * max(1, len(tasks)),
                               "score", cfg.quiet)
@@ -530,6 +526,15 @@ class Runner:
         }
         write_json(run_dir / "manifest.json", manifest)
         return RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), wall)
+
+    def _load_enhanced(self, key: str) -> np.ndarray:
+        from ledbench.datasets.io import from_uint8
+
+        return from_uint8(self.cache.get_enhanced(key, count=False))
+
+    def _enhanced_images(self, keys: dict[str, str]) -> dict[str, tuple[str, Callable[[], np.ndarray]]]:
+        """item id -> (enhanced key, loader) for :meth:`predict_stage`."""
+        return {iid: (k, lambda k=k: self._load_enhanced(k)) for iid, k in keys.items()}
 
     def _save_images(self, root: Path, enh_keys: dict[str, dict[str, str]], items: list) -> None:
         """Copy enhanced PNGs to ``root/<enhancer>/<item_id>.png`` (plus ``input``/``reference``) for grids."""

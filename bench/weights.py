@@ -175,7 +175,7 @@ def unavailable_message(spec: WeightsSpec, what: str) -> str:
                  f"{target})")
     if fetch:
         parts.append(f"or {fetch}")
-    parts.append(f"or pass weights=PATH.")
+    parts.append("or pass weights=PATH.")
     return " ".join(parts)
 
 

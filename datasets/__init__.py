@@ -9,28 +9,12 @@ Built-ins register lazily (import strings); importing this package does not impo
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ledbench.bench.config import build_config
 from ledbench.datasets.registry import DATASETS
 
 __all__ = ["DATASETS", "create_dataset", "list_datasets", "parse_dataset_spec"]
-
-_CATALOGS = ("builtin",)
-_loaded = False
-
-
-def _load_catalogs() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for cat in _CATALOGS:
-        mod = f"ledbench.datasets._catalog_{cat}"
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"lolblur:/data/LOLBlur"`` -> ``("lolblur", {"root": "/data/LOLBlur"})``; ``"synth_mini"`` -> no root."""
@@ -40,7 +24,6 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def create_dataset(spec: str, **overrides: Any):
     """Build a dataset from ``name`` or ``name:ROOT`` plus Config overrides (``split=``, ``limit=`` ...)."""
-    _load_catalogs()
     name, extra = parse_dataset_spec(spec)
     cls = DATASETS.get(name)
     entry = DATASETS.entry(name)
@@ -49,5 +32,4 @@ def create_dataset(spec: str, **overrides: Any):
 
 
 def list_datasets(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    _load_catalogs()
     return DATASETS.names(filter, exclude)

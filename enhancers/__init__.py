@@ -12,44 +12,19 @@ importing this package does not import torch.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ledbench.bench.config import build_config
-from ledbench.bench.errors import ConfigError, UnknownNameError
+from ledbench.bench.errors import ConfigError
 from ledbench.enhancers.registry import ENHANCERS
 
 __all__ = ["ENHANCERS", "create_enhancer", "list_enhancers", "enhancer_class", "enhancer_availability"]
 
-# Pure-python modules that register built-in names (as "module:attr" strings, without importing torch).
-_CATALOGS = ("classical", "lle", "deblur", "joint", "cascades", "dap_led")
-_catalogs_loaded = False
-
-
-def _load_catalogs() -> None:
-    global _catalogs_loaded
-    if _catalogs_loaded:
-        return
-    _catalogs_loaded = True
-    for cat in _CATALOGS:
-        modname = f"ledbench.enhancers._catalog_{cat}"
-        if importlib.util.find_spec(modname) is not None:
-            importlib.import_module(modname)
-
-
 def _split(name: str) -> tuple[str, dict[str, Any]]:
     """Registered name for ``name`` plus its entry meta; ``arch.tag`` falls back to ``arch`` with ``tag``."""
-    _load_catalogs()
     if "/" in name or "\\" in name or name.endswith((".pth", ".pt", ".ckpt", ".safetensors")):
         raise ConfigError(f"{name!r} looks like a file path, not an enhancer name; pass it as weights=PATH")
-    if name in ENHANCERS:
-        entry = ENHANCERS.entry(name)
-        return entry.name, dict(entry.meta)
-    arch, dot, tag = name.rpartition(".")
-    if dot and arch in ENHANCERS:
-        entry = ENHANCERS.entry(arch)
-        return entry.name, {**entry.meta, "tag": tag}
-    raise UnknownNameError(ENHANCERS.unknown_message(name))
+    return ENHANCERS.lookup(name)
 
 
 def enhancer_class(name: str):
@@ -110,7 +85,6 @@ def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[st
                    cascades: bool = True) -> list[str]:
     """Registered enhancer names (``arch`` and ``arch.tag``), then the standard cascades (``a+b``), each group
     naturally sorted; ``filter``/``exclude`` are shell-style wildcards."""
-    _load_catalogs()
     names = ENHANCERS.names(filter, exclude)
     if cascades:
         try:

@@ -29,7 +29,8 @@ class Enhancer:
     """Base class of every enhancer.
 
     ``pretrained=False`` builds a learned model with random initialisation (tests, training from scratch); its
-    identity then carries ``weights_sha256=None``. Subclasses set ``Config`` (a frozen dataclass), optionally ``weights_tags`` (tag -> :class:`WeightsSpec`) and
+    identity then carries ``weights_sha256=None``. Subclasses set ``Config`` (a frozen dataclass), optionally
+    ``weights_tags`` (tag -> :class:`WeightsSpec`) and
     ``default_tag``, and implement :meth:`_enhance`. ``name`` is the registry name it was created under.
     """
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
+from ledbench.enhancers.nafnet import LayerNorm2d
 from torch import nn
 
 _SRC = "cidautai/DarkIR: archs/DarkIR.py@0910291157ad04f210481a002cf6bb480f6a7f18"
@@ -36,22 +37,7 @@ _ONEDRIVE = ("https://cidautes-my.sharepoint.com/:f:/g/personal/alvgar_cidaut_es
 
 
 # -- building blocks (names as in the official code) ----------------------------------------------------------------
-
-class LayerNorm2d(nn.Module):
-    """Layer norm over the channel axis of an N x C x H x W tensor (biased variance, eps inside the sqrt)."""
-
-    def __init__(self, channels: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x):
-        mu = x.mean(1, keepdim=True)
-        var = (x - mu).pow(2).mean(1, keepdim=True)
-        y = (x - mu) / (var + self.eps).sqrt()
-        return self.weight.view(1, -1, 1, 1) * y + self.bias.view(1, -1, 1, 1)
-
+# LayerNorm2d is NAFNet's (DarkIR builds on NAFNet's blocks).
 
 class CustomSequential(nn.Module):
     """Sequential container whose children live in ``modules_list`` (official key layout)."""

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from ledbench.bench.registry import Registry
 
-ENHANCERS: Registry = Registry("enhancer", entry_point_group="ledbench.enhancers")
+ENHANCERS: Registry = Registry(
+    "enhancer", entry_point_group="ledbench.enhancers",
+    catalogs=tuple(f"ledbench.enhancers._catalog_{c}" for c in ("classical", "lle", "deblur", "joint", "dap_led")))

@@ -10,41 +10,18 @@ weights). Built-ins register lazily; importing this package does not import torc
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ledbench.bench.config import build_config, canonical_json
-from ledbench.bench.errors import UnknownNameError
 from ledbench.tasks.registry import TASKS
 
 __all__ = ["TASKS", "create_task", "list_tasks", "task_availability", "task_class"]
 
-_CATALOGS = ("quality", "detection", "segmentation", "depth")
-_loaded = False
 _INSTANCES: dict[str, Any] = {}
 
 
-def _load_catalogs() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for cat in _CATALOGS:
-        mod = f"ledbench.tasks._catalog_{cat}"
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-
-
 def _split(name: str) -> tuple[str, dict[str, Any]]:
-    _load_catalogs()
-    if name in TASKS:
-        entry = TASKS.entry(name)
-        return entry.name, dict(entry.meta)
-    arch, dot, tag = name.rpartition(".")
-    if dot and arch in TASKS:
-        entry = TASKS.entry(arch)
-        return entry.name, {**entry.meta, "tag": tag}
-    raise UnknownNameError(TASKS.unknown_message(name))
+    return TASKS.lookup(name)
 
 
 def task_class(name: str):
@@ -75,5 +52,4 @@ def task_availability(name: str) -> tuple[bool, str]:
 
 
 def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    _load_catalogs()
     return TASKS.names(filter, exclude)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-
 from ledbench.bench.config import NoConfig, config_hash, config_to_dict
 from ledbench.bench.errors import WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file, unavailable_message

@@ -11,7 +11,6 @@ Semantics live on the metric, not in the run: ``outputs`` maps each output name 
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any, ClassVar
 
@@ -19,20 +18,6 @@ from ledbench.bench.config import NoConfig, build_config, config_hash, config_to
 from ledbench.tasks.registry import METRICS
 
 __all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_directions"]
-
-_CATALOGS = ("quality", "quality_extra", "detection", "segmentation", "depth")
-_loaded = False
-
-
-def _load_catalogs() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for cat in _CATALOGS:
-        mod = f"ledbench.tasks._catalog_metrics_{cat}"
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
 
 
 class Metric:
@@ -113,7 +98,6 @@ class PerImageMetric(Metric):
 
 def create_metric(name: str, **overrides: Any) -> Metric:
     """Build a metric accumulator by registry name, with Config overrides."""
-    _load_catalogs()
     cls = METRICS.get(name)
     entry = METRICS.entry(name)
     config = build_config(cls.Config, {**entry.meta.get("config", {}), **overrides}, owner=name)
@@ -121,11 +105,9 @@ def create_metric(name: str, **overrides: Any) -> Metric:
 
 
 def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    _load_catalogs()
     return METRICS.names(filter, exclude)
 
 
 def metric_directions(name: str) -> dict[str, bool]:
     """Output name -> higher_is_better for metric ``name`` (imports the metric class)."""
-    _load_catalogs()
     return dict(METRICS.get(name).outputs)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from ledbench.bench.config import build_config, config_hash, parse_overrides
 from ledbench.bench.errors import ChecksumError, ConfigError, UnknownNameError, WeightsUnavailable
 from ledbench.bench.registry import Registry
@@ -149,7 +148,6 @@ def _enhancer_names():
 def test_enhancer_contract(name):
     """Every registered enhancer: N x 3 x H x W in [0, 1] -> same shape and range, deterministic, stable hash."""
     import torch
-
     from ledbench.enhancers import create_enhancer, enhancer_availability
 
     available, _ = enhancer_availability(name)
@@ -170,7 +168,6 @@ def test_enhancer_contract(name):
 
 def test_cascade_is_stages_in_order():
     import torch
-
     from ledbench.enhancers import create_enhancer
 
     x = torch.rand(1, 3, 16, 20) * 0.3
@@ -183,10 +180,9 @@ def test_cascade_is_stages_in_order():
 
 def test_classical_match_scikit_image():
     import torch
+    from ledbench.enhancers import create_enhancer
     from skimage.exposure import adjust_gamma
     from skimage.filters import unsharp_mask
-
-    from ledbench.enhancers import create_enhancer
 
     img = np.random.default_rng(1).random((20, 24, 3)) * 0.4
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
@@ -204,10 +200,9 @@ def test_classical_match_scikit_image():
 def test_deconvolution_sharpens_motion_blur():
     """Richardson-Lucy and Wiener with the true PSF bring a blurred image closer to the sharp one."""
     import torch
-    from scipy.ndimage import convolve
-
     from ledbench.enhancers import create_enhancer
     from ledbench.enhancers.classical import motion_psf
+    from scipy.ndimage import convolve
 
     rng = np.random.default_rng(0)
     sharp = np.kron(rng.random((8, 8, 3)), np.ones((6, 6, 1))) * 0.8 + 0.1  # blocky image with edges
@@ -224,10 +219,9 @@ def test_deconvolution_sharpens_motion_blur():
 # -- metrics ----------------------------------------------------------------------------------------------------
 
 def test_psnr_ssim_equal_scikit_image():
+    from ledbench.tasks.metrics import create_metric
     from skimage.color import rgb2ycbcr
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    from ledbench.tasks.metrics import create_metric
 
     rng = np.random.default_rng(3)
     ref = rng.random((40, 48, 3))
@@ -357,9 +351,9 @@ def test_run_skips_corrupt_image_and_records_it(tmp_path):
 
 def test_run_skips_unavailable_enhancer_with_the_fix(tmp_path):
     from ledbench.bench.runner import RunConfig, run
+    from ledbench.bench.weights import WeightsSpec
     from ledbench.enhancers.base import TorchEnhancer
     from ledbench.enhancers.registry import ENHANCERS
-    from ledbench.bench.weights import WeightsSpec
 
     class NeedsWeights(TorchEnhancer):
         weights_tags = {"v1": WeightsSpec(filename="nowhere_v1.pth", url="https://example.invalid/nowhere.pth")}
