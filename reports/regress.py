@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledbench.bench.errors import ConfigError, InputError
+from ledbench.bench.results import KEY_COLUMNS
 
 __all__ = ["DEFAULT_TOL", "Tolerance", "parse_tolerances", "regress", "update_baseline"]
 
-KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
 DEFAULT_TOL = 1e-4
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ledbench.bench.errors import ConfigError, InputError
+from ledbench.bench.results import KEY_COLUMNS
 
 __all__ = [
     "CEILING",
@@ -49,7 +50,6 @@ __all__ = [
     "parse_fields",
 ]
 
-KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
 FLOOR, CEILING = "input", "reference"
 FLOORS = ("input", "identity")  # the degraded image as is: the pseudo-enhancer or the identity enhancer
 PSEUDO_ENHANCERS = (*FLOORS, CEILING)
