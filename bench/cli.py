@@ -158,7 +158,7 @@ def cmd_enhance(args) -> int:
             continue
         write_png(dst / rel.with_suffix(".png"), from_tensor(y))
         if args.save_heatmaps:
-            from ledbench.enhancers.dap_led_profile import save_heatmaps  # noqa: F401  (DAP-LED only)
+            from ledbench.enhancers.dap_led import save_heatmaps  # DAP-LED with the CLIP prior only
 
             save_heatmaps(enh, x, dst / "heatmaps", rel.with_suffix("").as_posix().replace("/", "__"))
     print(f"wrote {len(files) - failed} image(s) to {dst}" + (f"; {failed} failed" if failed else ""))
