@@ -393,7 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value tokens may come after options (`ledbench enhance x in out --device cpu gamma=0.4`)
+    target = next((name for name in ("overrides", "args") if isinstance(getattr(args, name, None), list)), None)
+    leftovers = [tok for tok in extra if target is None or "=" not in tok or tok.startswith("-")]
+    if leftovers:
+        parser.error(f"unrecognized arguments: {' '.join(leftovers)}")
+    if target is not None:
+        getattr(args, target).extend(tok for tok in extra if tok not in leftovers)
     if not getattr(args, "verb", None):
         parser.print_help()
         return 0

@@ -418,3 +418,39 @@ def test_cli_enhance_folder(tmp_path):
     assert res.returncode == 0, res.stderr
     out = read_image(tmp_path / "out" / "sub" / "a.png")
     assert out.shape == (10, 12, 3) and abs(float(out.mean()) - 0.2 ** 0.5) < 0.01
+
+
+def test_registry_loads_entry_point_plugins(monkeypatch):
+    import importlib.metadata as md
+
+    def fake_entry_points(group=None):
+        assert group == "ledbench.test_plugins"
+        return [md.EntryPoint(name="third_party", value="json:dumps", group=group)]
+
+    monkeypatch.setattr(md, "entry_points", fake_entry_points)
+    reg: Registry = Registry("thing", entry_point_group="ledbench.test_plugins")
+    reg.register("builtin", "json:loads")
+    assert reg.names() == ["builtin", "third_party"]
+    assert reg.get("third_party") is json.dumps and reg.entry("third_party").meta == {"plugin": True}
+
+
+def test_weights_cli_imports_official_files_and_enables_them(tmp_path, assets):
+    """`ledbench weights import` copies the real Zero-DCE / Zero-DCE++ / RUAS files (both Zero-DCE releases are
+    called Epoch99.pth: the sha256 tells them apart), after which the enhancers are available and verify passes."""
+    import os
+
+    env = dict(os.environ, LEDBENCH_HOME=str(tmp_path / "home"))
+    res = _cli("list", "enhancers", "--filter", "zero_dce*", "-v", env=env)
+    assert "weights missing" in res.stdout
+    res = _cli("weights", "import", str(assets / "weights"), env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("imported") >= 3 and "refused" not in res.stdout
+    res = _cli("list", "enhancers", "--filter", "zero_dce*", "--exclude", "*+*", "-v", env=env)
+    assert res.returncode == 0 and "weights missing" not in res.stdout and "available" in res.stdout
+    res = _cli("weights", "verify", env=env)
+    assert res.returncode == 0 and "MISMATCH" not in res.stdout
+    # a tampered copy is refused by verify
+    victim = next((tmp_path / "home" / "weights").rglob("Epoch99.pth"))
+    victim.write_bytes(b"not a checkpoint")
+    res = _cli("weights", "verify", env=env)
+    assert res.returncode == 1 and "MISMATCH" in res.stdout

@@ -371,3 +371,25 @@ def test_shipped_noclip_checkpoint_restores_a_held_out_image():
     out = enh.enhance(torch.from_numpy(x).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
     assert T.psnr(out, y) > T.psnr(x, y) + 2.0
     assert T.ssim(out, y) > T.ssim(x, y) + 0.05
+
+
+def test_cli_enhance_save_heatmaps(tmp_path):
+    """`ledbench enhance dap_led_small --weights FILE --save-heatmaps` writes the output and one PNG per
+    degradation and scale (tiny random CLIP registered in-process; never shipped)."""
+    from ledbench.bench.cli import main
+    from ledbench.datasets.io import read_image, write_png
+    from ledbench.enhancers import create_enhancer
+
+    D.register_tiny_clip_config()
+    enh = create_enhancer("dap_led_small", pretrained=False, **TINY)
+    ckpt = tmp_path / "tiny.pt"
+    torch.save(enh.model.state_dict(), ckpt)
+    src = tmp_path / "in"
+    write_png(src / "night.png", np.full((40, 56, 3), 0.1, np.float32))
+    args = ["enhance", "dap_led_small", str(src), str(tmp_path / "out"), "--weights", str(ckpt), "--device", "cpu",
+            "-q", "--save-heatmaps"] + [f"{k}={v}" for k, v in TINY.items()]
+    assert main(args) == 0
+    assert read_image(tmp_path / "out" / "night.png").shape == (40, 56, 3)
+    heat = sorted(p.name for p in (tmp_path / "out" / "heatmaps").glob("*.png"))
+    assert heat and all(name.startswith("night_heat_") for name in heat)
+    assert {n.split("_heat_")[1].split("_s")[0] for n in heat} >= {"darkness", "blur", "noise"}
