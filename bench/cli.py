@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  ledbench report runs/default runs/other --format md,tex,csv,html")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("--format", default="md", help="comma-separated: md, tex, csv, html")
-    s.add_argument("--out", help="output folder (default: the run directory for one run, ./ledbench-report for "
+    s.add_argument("--out", help="output folder (default: RUN_DIR/report for one run, ./ledbench-report for "
                                  "several)")
     s.add_argument("--images-root", help="folder of <enhancer>/<item_id>.png for qualitative grids (default: "
                                          "RUN_DIR/images when the run saved images)")

@@ -158,14 +158,16 @@ def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, ro
                 quiet: bool = False) -> int:
     """``ledbench report``: write report files and print the console table. 0 on success, 2 on a user error.
 
-    ``out_dir`` defaults to the run directory for one run and to ``./ledbench-report`` for several.
+    ``out_dir`` defaults to ``RUN_DIR/report`` for one run (beside, not over, the run's own ``report.md``) and
+    to ``./ledbench-report`` for several.
     """
     from ledbench.reports.tables import console_table, merge_runs
 
     try:
         if not run_dirs:
             raise InputError("no run directory given: ledbench report RUN_DIR... [--format md,tex,csv,html]")
-        out = Path(out_dir) if out_dir else (Path(run_dirs[0]) if len(run_dirs) == 1 else Path("ledbench-report"))
+        out = Path(out_dir) if out_dir else (Path(run_dirs[0]) / "report" if len(run_dirs) == 1
+                                             else Path("ledbench-report"))
         written = build_report(run_dirs, formats, out, rows=rows, cols=cols, allow_mismatch=allow_mismatch,
                                split_by=split_by, images_root=images_root, grid_metric=grid_metric, title=title)
         if not quiet:
