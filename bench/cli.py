@@ -137,7 +137,8 @@ def cmd_enhance(args) -> int:
 
     src, dst = Path(args.input_dir), Path(args.output_dir)
     enh = create_enhancer(args.enhancer, weights=args.weights, device=args.device, download=args.download,
-                          tile=args.tile, amp=args.amp, **_overrides(args.overrides))
+                          tile=args.tile, amp=args.amp, trust_weights=args.trust_weights,
+                          **_overrides(args.overrides))
     if not src.exists():
         raise InputError(f"input {str(src)!r} does not exist")
     files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p))
@@ -333,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tile", type=int, default=0, help="tile size for large images (0: whole image)")
     s.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     s.add_argument("--download", action="store_true", help="allow downloading missing weights")
+    s.add_argument("--trust-weights", action="store_true",
+                   help="allow full unpickling of a checkpoint that stores Python objects (trusted files only)")
     s.add_argument("--save-heatmaps", action="store_true", help="DAP-LED: also write the degradation heatmaps")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_enhance)

@@ -35,7 +35,7 @@ def enhancer_class(name: str):
 
 def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", *, download: bool = False,
                     tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True,
-                    **overrides: Any):
+                    trust_weights: bool = False, **overrides: Any):
     """Build an enhancer by registry name.
 
     Args:
@@ -45,6 +45,8 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
         download: allow downloading missing weights (only when online).
         tile, tile_overlap, amp: inference options (recorded in the cache key).
         pretrained: False builds a learned model with random weights (tests, training from scratch).
+        trust_weights: allow full unpickling of a checkpoint that stores Python objects (only for trusted files;
+            the default ``weights_only`` load refuses them with a message saying so).
         **overrides: fields of the enhancer's ``Config`` dataclass.
     """
     name = name.strip()
@@ -64,7 +66,7 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
     tag = meta.get("tag")
     display = name if tag is None or name.endswith(f".{tag}") or name == key else f"{key}.{tag}"
     return cls(config, name=display, tag=tag, weights=weights, device=device, download=download, tile=tile,
-               tile_overlap=tile_overlap, amp=amp, pretrained=pretrained)
+               tile_overlap=tile_overlap, amp=amp, pretrained=pretrained, trust_weights=trust_weights)
 
 
 def enhancer_availability(name: str) -> tuple[bool, str]:

@@ -38,12 +38,14 @@ class Enhancer:
     weights_tags: ClassVar[dict[str, WeightsSpec]] = {}
     default_tag: ClassVar[str | None] = None
     requires_weights: ClassVar[bool] = False
+    trust_weights: ClassVar[bool] = False
     summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False,
-                 tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True):
+                 tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True,
+                 trust_weights: bool = False):
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__.lower()
         self.device = resolve_device(device)
@@ -57,6 +59,8 @@ class Enhancer:
             self.tag, weights = weights, None
         self.weights_spec: WeightsSpec | None = self.weights_tags.get(self.tag) if self.tag else None
         self.pretrained = pretrained
+        # full unpickling of a checkpoint (files that store Python objects); only for files you trust
+        self.trust_weights = trust_weights or type(self).trust_weights
         if (self.requires_weights and pretrained) or weights is not None:
             self._resolve_weights(weights, download)
         self.setup()
@@ -162,7 +166,6 @@ class TorchEnhancer(Enhancer):
     input_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     pad_multiple: ClassVar[int] = 1
     pad_mode: ClassVar[str] = "reflect"
-    trust_weights: ClassVar[bool] = False
 
     def build_model(self):
         raise NotImplementedError

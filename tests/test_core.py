@@ -454,3 +454,21 @@ def test_weights_cli_imports_official_files_and_enables_them(tmp_path, assets):
     victim.write_bytes(b"not a checkpoint")
     res = _cli("weights", "verify", env=env)
     assert res.returncode == 1 and "MISMATCH" in res.stdout
+
+
+def test_checkpoint_with_python_objects_needs_trust_weights(tmp_path):
+    """A checkpoint that stores Python objects (URetinex-style argparse options) is refused by the safe loader with
+    a message naming the fix, and loads with trust_weights=True."""
+    import argparse
+
+    import torch
+
+    from ledbench.enhancers import create_enhancer
+
+    state = create_enhancer("sci", pretrained=False).model.state_dict()
+    path = tmp_path / "with_opts.pt"
+    torch.save({"params": state, "opts": argparse.Namespace(lr=1e-4)}, path)
+    with pytest.raises(WeightsUnavailable, match="trust_weights=True"):
+        create_enhancer("sci", weights=str(path))
+    enh = create_enhancer("sci", weights=str(path), trust_weights=True)
+    assert all(torch.equal(v, enh.model.state_dict()[k]) for k, v in state.items())
