@@ -125,24 +125,19 @@ def network_available(host: str = "huggingface.co", port: int = 443, timeout: fl
 # -- resolution -------------------------------------------------------------------------------------------------
 
 def packaged_path(spec: WeightsSpec) -> Path | None:
+    """The shipped file for ``spec.packaged`` (``"enhancers/weights/x.pt"``: a path inside the ``ledbench``
+    package), located through the sub-package so it works for wheels and editable installs alike."""
     if not spec.packaged:
         return None
-    root = Path(__file__).resolve().parent.parent  # the ledbench package root when installed
-    try:
-        import ledbench
+    import importlib.util
 
-        root = Path(ledbench.__file__).resolve().parent
-    except Exception:  # pragma: no cover
-        pass
-    for base in (root, Path(__file__).resolve().parent.parent):
-        cand = base / spec.packaged
+    head, _, rest = spec.packaged.partition("/")
+    found = importlib.util.find_spec(f"ledbench.{head}")
+    for base in (found.submodule_search_locations or []) if found else []:
+        cand = Path(base) / rest
         if cand.is_file():
             return cand
-    # editable install: package folders are top-level folders of the checkout
-    checkout = Path(__file__).resolve().parent.parent
-    head, _, rest = spec.packaged.partition("/")
-    cand = checkout / head / rest
-    return cand if cand.is_file() else None
+    return None
 
 
 def local_candidates(spec: WeightsSpec) -> list[Path]:
