@@ -216,12 +216,13 @@ def cmd_regress(args) -> int:
 # -- weights ----------------------------------------------------------------------------------------------------
 
 def all_weight_specs() -> dict[str, object]:
-    """``{"arch.tag": WeightsSpec}`` for every registered enhancer and task (imports their classes)."""
+    """``{"name.tag": WeightsSpec}`` for every registered enhancer, task and metric (imports their classes)."""
     from ledbench.enhancers import ENHANCERS, list_enhancers
     from ledbench.tasks import TASKS, list_tasks
+    from ledbench.tasks.metrics import METRICS, list_metrics
 
     specs = {}
-    for reg, names in ((ENHANCERS, list_enhancers(cascades=False)), (TASKS, list_tasks())):
+    for reg, names in ((ENHANCERS, list_enhancers(cascades=False)), (TASKS, list_tasks()), (METRICS, list_metrics())):
         for name in names:
             try:
                 cls = reg.get(name)

@@ -286,13 +286,14 @@ class LPIPS(PerImageMetric):
     Config = LPIPSConfig
     outputs = {"lpips": False}
     range = (0.0, math.inf)
+    weights_tags = LPIPS_WEIGHTS  # listed / imported / fetched by `ledbench weights`
     summary = "LPIPS v0.1, VGG-16 trunk (lpips package), RGB in [-1, 1]"
 
     def _model(self):
         c = self.config
         if c.net not in ("vgg", "alex"):
             raise InputError(f"lpips net {c.net!r}: use 'vgg' or 'alex'")
-        trunk = _resolve_trunk(LPIPS_WEIGHTS[f"{c.net}_trunk"], c.backbone_weights, f"{self.name} ({c.net} trunk)",
+        trunk = _resolve_trunk(LPIPS_WEIGHTS[f"{c.net}_trunk"], c.backbone_weights, f"lpips.{c.net}_trunk",
                                c.download)
         lin = _lin_path(c.net, c.lin_weights)
         key = (c.net, str(trunk), str(lin), c.device)
@@ -454,6 +455,7 @@ class NIQE(PerImageMetric):
     outputs = {"niqe": False}
     requires_reference = False
     range = (0.0, math.inf)
+    weights_tags = {"pristine_params": NIQE_PARAMS}
     summary = "NIQE (no-reference; Y of YIQ at 255, 96x96 blocks, official pristine model). Lower is better"
     _params_cache: ClassVar[dict[str, tuple[np.ndarray, np.ndarray]]] = {}
 
@@ -514,6 +516,7 @@ class CLIPIQA(PerImageMetric):
     outputs = {"clip_iqa": True}
     requires_reference = False
     range = (0.0, 1.0)
+    weights_tags = {"vit_b_32_openai": CLIP_WEIGHTS[("ViT-B-32", "openai")]}
     summary = "CLIP-IQA style (open_clip ViT-B-32 OpenAI): softmax over 'Good photo.' / 'Bad photo.'"
 
     def reset(self) -> None:
@@ -526,7 +529,8 @@ class CLIPIQA(PerImageMetric):
 
         c = self.config
         spec = CLIP_WEIGHTS.get((c.model, c.pretrained))
-        what = f"{self.name} ({c.model}, {c.pretrained})"
+        what = "clip_iqa.vit_b_32_openai" if (c.model, c.pretrained) == ("ViT-B-32", "openai") else \
+            f"{self.name} ({c.model}, {c.pretrained})"
         if spec is None and c.weights is None:
             raise WeightsUnavailable(f"{what}: no weights registered for open_clip {c.model!r} / {c.pretrained!r}; "
                                      f"pass weights=PATH (an open_clip state dict or OpenAI .pt) or use "
