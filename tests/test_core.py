@@ -402,9 +402,15 @@ def test_cli_errors_are_one_line_with_suggestions(tmp_path):
 def test_cli_unwritable_output_is_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    res = _cli("run", "enhancers=identity", "metrics=psnr", f"out={blocker}/run", "dataset=tiny_pairs")
-    # tiny_pairs is registered only in this process; any dataset works to reach the output check
+    res = _cli("run", "enhancers=identity", "metrics=psnr", f"out={blocker}/run", "dataset=synth_mini", "limit=1")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"run directory '{blocker}/run' is not writable" in res.stderr
+    res = _cli("run", "enhancers=identity", "metrics=psnr", f"out={tmp_path}/ok", f"cache_dir={blocker}/cache",
+               "dataset=synth_mini", "limit=1")
+    assert res.returncode == 2 and f"cache directory '{blocker}/cache' is not writable" in res.stderr
+    res = _cli("run", "dataset=folder:/nonexistent/night", f"out={tmp_path}/x")
+    assert res.returncode == 2 and "/nonexistent/night" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
 
 
 def test_cli_enhance_folder(tmp_path):
