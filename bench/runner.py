@@ -22,7 +22,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 from ledbench.bench.cache import Cache, enhanced_key, prediction_key, score_key
 from ledbench.bench.config import build_config, config_hash, config_to_dict
-from ledbench.bench.errors import ConfigError, InputError, LedbenchError, UnknownNameError, WeightsUnavailable
+from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
 from ledbench.bench.results import PerImageRow, ResultRow, write_json, write_per_image, write_results
 
@@ -173,7 +173,6 @@ class Runner:
         self.cache = Cache(ensure_writable_dir(root, "cache directory"))
         self.skipped: list[Skipped] = []
         self.errors: list[dict[str, str]] = []
-        self._failed: set[tuple[str, str]] = set()  # (enhancer, item id) units that errored
 
     # -- resolution ---------------------------------------------------------------------------------------------
     def _dataset(self):
@@ -198,10 +197,7 @@ class Runner:
         names = _expand(self.cfg.enhancers, list_enhancers)
         ok = []
         for name in names:
-            try:
-                available, why = enhancer_availability(name)
-            except UnknownNameError:
-                raise
+            available, why = enhancer_availability(name)
             if available:
                 ok.append(name)
             elif self.cfg.skip_unavailable:
@@ -235,11 +231,13 @@ class Runner:
         return list(self.cfg.task_metrics.get(task.name, task.default_metrics))
 
     def _error(self, enhancer: str, item, stage: str, exc: Exception) -> None:
-        msg = f"{stage} failed for {enhancer} on {item.describe()}: {exc}"
+        """Apply the ``on_error`` policy to a failed unit: raise (``fail``) or record and go on (``skip``)."""
+        where = item.describe() if hasattr(item, "describe") else str(item)
+        item_id = getattr(item, "id", str(item))
+        msg = f"{stage} failed for {enhancer} on {where}: {exc}"
         if self.cfg.on_error == "fail":
             raise InputError(msg + " (set on_error=skip to record and continue)") from None
-        self.errors.append({"enhancer": enhancer, "item": item.id, "stage": stage, "error": str(exc)})
-        self._failed.add((enhancer, item.id))
+        self.errors.append({"enhancer": enhancer, "item": item_id, "stage": stage, "error": str(exc)})
         self.log(f"warning: {msg}; skipped")
 
     # -- stage 1: enhance ---------------------------------------------------------------------------------------
@@ -318,11 +316,18 @@ class Runner:
         for start in _progress(range(0, len(todo), batch), math.ceil(len(todo) / batch),
                                f"{task.name} on {label}", self.cfg.quiet):
             chunk = todo[start:start + batch]
-            imgs = [images[iid][1]() for iid in chunk]
-            preds = task.predict(imgs)
-            for iid, pred in zip(chunk, preds):
+            try:
+                results = list(zip(chunk, task.predict([images[iid][1]() for iid in chunk])))
+            except (InputError, RuntimeError, ValueError) as exc:
+                results = []
+                for iid in chunk:  # isolate the failing image(s)
+                    try:
+                        results += list(zip([iid], task.predict([images[iid][1]()])))
+                    except (InputError, RuntimeError, ValueError) as exc1:
+                        self._error(label, iid, f"predict ({task.name})", exc1 if len(chunk) > 1 else exc)
+            for iid, pred in results:
                 self.cache.put_prediction(keys[iid], pred)
-            self.cache.stats["predict_computed"] += len(chunk)
+            self.cache.stats["predict_computed"] += len(results)
         return keys
 
     # -- the whole run ------------------------------------------------------------------------------------------

@@ -478,3 +478,40 @@ def test_checkpoint_with_python_objects_needs_trust_weights(tmp_path):
         create_enhancer("sci", weights=str(path))
     enh = create_enhancer("sci", weights=str(path), trust_weights=True)
     assert all(torch.equal(v, enh.model.state_dict()[k]) for k, v in state.items())
+
+
+def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
+    """A task model that fails on one image is recorded (on_error=skip): the other images are still scored."""
+    from ledbench.bench.runner import RunConfig, run
+    from ledbench.bench.results import read_results
+    from ledbench.tasks.base import Task
+    from ledbench.tasks.registry import TASKS
+
+    class Brightness(Task):
+        """'Segments' pixels brighter than the image mean; fails on flat images (the injected item)."""
+
+        kind = "segmentation"
+        default_metrics = ("miou",)
+
+        def predict(self, images):
+            out = []
+            for img in images:
+                if float(np.ptp(img)) == 0.0:  # the one item from `root`, a flat grey image, fails
+                    raise RuntimeError("model exploded")
+                out.append({"mask": (img.mean(-1) > img.mean()).astype(np.int64)})
+            return out
+
+    TASKS.register("seg_brightness_test", Brightness, overwrite=True)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    from ledbench.datasets.io import write_png
+
+    write_png(extra / "odd.png", np.full((24, 32, 3), 0.2, np.float32))
+    cfg = RunConfig(name="t", dataset="tiny_pairs", dataset_args={"root": str(extra)}, enhancers=("identity",),
+                    tasks=("seg_brightness_test",), out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"),
+                    quiet=True, device="cpu", batch=4)
+    out = run(cfg)
+    assert [(e["enhancer"], e["item"], e["stage"]) for e in out.errors] == [("identity", "odd", "predict (seg_brightness_test)")], out.errors
+    df = read_results(out.run_dir)
+    row = df[(df.enhancer == "identity") & (df.metric == "miou") & (df.protocol == "pseudo_gt")]
+    assert row["n_images"].item() == 3 and row["n_images_total"].item() == 4
