@@ -2,8 +2,8 @@
 
 Handles EXIF orientation, grayscale, RGBA (alpha dropped), palette, 16-bit and float images. Any failure raises
 :class:`InputError` naming the file. Also: class-index masks (:func:`read_label_map`), depth maps
-(:func:`read_depth`) and header-only sizes (:func:`image_size`). ``write_png`` writes atomically (temp file + ``os.replace``), so an
-interrupted run never leaves a truncated image behind.
+(:func:`read_depth`) and header-only sizes (:func:`image_size`). ``write_png`` writes atomically (temp file +
+``os.replace``), so an interrupted run never leaves a truncated image behind.
 """
 
 from __future__ import annotations

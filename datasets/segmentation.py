@@ -3,12 +3,13 @@
 ``labels["segmentation"]`` is an int64 H x W map of Cityscapes trainIds (0..18) with ``ignore_index`` (255) for
 unlabelled pixels, loaded lazily. Layouts (``layout=``):
 
-- ``cityscapes``: ``leftImg8bit/<split>/<city>/<x>_leftImg8bit.png`` + ``gtFine/<split>/<city>/<x>_gtFine_labelTrainIds.png``
-  (or ``*_gtFine_labelIds.png``, converted with :data:`CITYSCAPES_ID_TO_TRAINID`; cityscapesScripts
-  ``helpers/labels.py``).
-- ``acdc``: ``rgb_anon/<condition>/<split>/<seq>/<x>_rgb_anon.png`` + ``gt/<condition>/<split>/<seq>/<x>_gt_labelTrainIds.png``
-  (condition ``night`` by default).
-- ``dark_zurich``: ``rgb_anon/<split>/night/<seq>/<x>_rgb_anon.png`` + ``gt/<split>/night/<seq>/<x>_gt_labelTrainIds.png``.
+- ``cityscapes``: ``leftImg8bit/<split>/<city>/<x>_leftImg8bit.png`` +
+  ``gtFine/<split>/<city>/<x>_gtFine_labelTrainIds.png`` (or ``*_gtFine_labelIds.png``, converted with
+  :data:`CITYSCAPES_ID_TO_TRAINID`; cityscapesScripts ``helpers/labels.py``).
+- ``acdc``: ``rgb_anon/<condition>/<split>/<seq>/<x>_rgb_anon.png`` +
+  ``gt/<condition>/<split>/<seq>/<x>_gt_labelTrainIds.png`` (condition ``night`` by default).
+- ``dark_zurich``: ``rgb_anon/<split>/night/<seq>/<x>_rgb_anon.png`` +
+  ``gt/<split>/night/<seq>/<x>_gt_labelTrainIds.png``.
 - ``generic``: ``images/**`` + ``masks/**`` (or ``labels/**``) matched by relative path without suffix; masks are
   single-channel PNGs (palette indices are kept as indices) or ``.npy``.
 

@@ -223,7 +223,8 @@ def synthesize(sharp: np.ndarray, *, severity: int = 3, seed: int, **opts: Any) 
     if severity not in SEVERITY:
         raise ValueError(f"severity must be 1..5, got {severity}")
     ranges = SEVERITY[severity]
-    unknown = set(opts) - set(_OPTION_KEYS) - {"version", "gamma", "image_shape", "n_saturated", "noise_model", "source"}
+    recorded_only = {"version", "gamma", "image_shape", "n_saturated", "noise_model", "source"}
+    unknown = set(opts) - set(_OPTION_KEYS) - recorded_only
     if unknown:
         raise ValueError(f"unknown synthesis option(s) {sorted(unknown)}; valid: {list(_OPTION_KEYS)}")
 

@@ -11,9 +11,10 @@ import dataclasses
 import hashlib
 from typing import Any, ClassVar
 
-from ledbench.bench.config import NoConfig, config_hash, config_to_dict
-from ledbench.bench.errors import InputError, WeightsUnavailable
-from ledbench.bench.weights import WeightsSpec, find_local, load_checkpoint, resolve_weights, sha256_file
+from ledbench.bench.config import NoConfig
+from ledbench.bench.errors import InputError
+from ledbench.bench.plugin import WeightedPlugin
+from ledbench.bench.weights import load_checkpoint
 
 
 def resolve_device(device: Any = "cpu"):
@@ -25,44 +26,30 @@ def resolve_device(device: Any = "cpu"):
     return torch.device(device)
 
 
-class Enhancer:
+class Enhancer(WeightedPlugin):
     """Base class of every enhancer.
 
     ``pretrained=False`` builds a learned model with random initialisation (tests, training from scratch); its
     identity then carries ``weights_sha256=None``. Subclasses set ``Config`` (a frozen dataclass), optionally
-    ``weights_tags`` (tag -> :class:`WeightsSpec`) and
-    ``default_tag``, and implement :meth:`_enhance`. ``name`` is the registry name it was created under.
+    ``weights_tags`` (tag -> :class:`WeightsSpec`) and ``default_tag``, and implement :meth:`_enhance`. ``name`` is
+    the registry name it was created under.
     """
 
-    Config: ClassVar[type] = NoConfig
-    weights_tags: ClassVar[dict[str, WeightsSpec]] = {}
-    default_tag: ClassVar[str | None] = None
-    requires_weights: ClassVar[bool] = False
     trust_weights: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False,
                  tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True,
                  trust_weights: bool = False):
-        self.config = config if config is not None else self.Config()
-        self.name = name or type(self).__name__.lower()
         self.device = resolve_device(device)
         self.tile = int(tile)
         self.tile_overlap = int(tile_overlap)
         self.amp = bool(amp)
-        self.tag = tag or self.default_tag
-        self.weights_path = None
-        self.weights_sha256: str | None = None
-        if weights is not None and weights in self.weights_tags:  # weights="medium" selects a tag
-            self.tag, weights = weights, None
-        self.weights_spec: WeightsSpec | None = self.weights_tags.get(self.tag) if self.tag else None
         self.pretrained = pretrained
         # full unpickling of a checkpoint (files that store Python objects); only for files you trust
         self.trust_weights = trust_weights or type(self).trust_weights
-        if (self.requires_weights and pretrained) or weights is not None:
-            self._resolve_weights(weights, download)
+        self._init_plugin(config, name, tag, weights, download, pretrained)
         self.setup()
 
     # -- hooks for subclasses -----------------------------------------------------------------------------------
@@ -72,43 +59,9 @@ class Enhancer:
     def _enhance(self, x):
         raise NotImplementedError
 
-    # -- weights ------------------------------------------------------------------------------------------------
-    def _resolve_weights(self, weights: str | None, download: bool) -> None:
-        spec = self.weights_spec
-        if spec is None and weights is None:
-            raise WeightsUnavailable(f"{self.name} needs weights: pass weights=PATH "
-                                     f"(known tags: {', '.join(self.weights_tags) or 'none'})")
-        if spec is None:
-            spec = WeightsSpec(filename=str(weights).rsplit("/", 1)[-1])
-        self.weights_path = resolve_weights(spec, weights, what=self.name, download=download)
-        self.weights_sha256 = sha256_file(self.weights_path)
-
-    @classmethod
-    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
-        """Cheap check (no hashing, no network) whether weights for ``tag`` are present locally; ``what`` is the
-        name used in the message (``arch.tag``, as ``ledbench weights fetch`` takes it)."""
-        if not cls.requires_weights:
-            return True, ""
-        tag = tag or cls.default_tag
-        spec = cls.weights_tags.get(tag) if tag else None
-        if spec is None:
-            return False, "needs weights=PATH"
-        if find_local(spec) is not None:
-            return True, ""
-        from ledbench.bench.weights import unavailable_message
-
-        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag}")
-
-    # -- identity (cache keys, results rows) --------------------------------------------------------------------
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.identity())
-
     def identity(self) -> dict[str, Any]:
         """Everything that determines the output: name, config, weights digest, tiling / AMP options."""
-        return {"name": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "config": config_to_dict(self.config), "weights_sha256": self.weights_sha256,
-                "tile": self.tile, "tile_overlap": self.tile_overlap if self.tile else 0,
+        return {**super().identity(), "tile": self.tile, "tile_overlap": self.tile_overlap if self.tile else 0,
                 "amp": self.amp and self.device.type == "cuda"}
 
     # -- public call --------------------------------------------------------------------------------------------

@@ -17,42 +17,22 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from ledbench.bench.config import NoConfig, config_hash, config_to_dict
-from ledbench.bench.errors import WeightsUnavailable
-from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file, unavailable_message
+from ledbench.bench.plugin import WeightedPlugin
 
 
-class Task:
+class Task(WeightedPlugin):
     """Base class. Subclasses set ``kind``, ``Config``, ``default_metrics`` and implement :meth:`predict`."""
 
     kind: ClassVar[str] = "quality"
-    Config: ClassVar[type] = NoConfig
-    weights_tags: ClassVar[dict[str, WeightsSpec]] = {}
-    default_tag: ClassVar[str | None] = None
-    requires_weights: ClassVar[bool] = False
     default_metrics: ClassVar[tuple[str, ...]] = ()
-    summary: ClassVar[str] = ""
     depth_kind: ClassVar[str | None] = None  # depth tasks: "metric" or "relative_inverse"
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False):
         from ledbench.enhancers.base import resolve_device
 
-        self.config = config if config is not None else self.Config()
-        self.name = name or type(self).__name__.lower()
         self.device = resolve_device(device)
-        self.tag = tag or self.default_tag
-        self.weights_path = None
-        self.weights_sha256: str | None = None
-        if weights is not None and weights in self.weights_tags:
-            self.tag, weights = weights, None
-        self.weights_spec = self.weights_tags.get(self.tag) if self.tag else None
-        if self.requires_weights or weights is not None:
-            spec = self.weights_spec or WeightsSpec(filename=str(weights).rsplit("/", 1)[-1])
-            if self.weights_spec is None and weights is None:
-                raise WeightsUnavailable(f"task {self.name} needs weights=PATH")
-            self.weights_path = resolve_weights(spec, weights, what=self.name, download=download)
-            self.weights_sha256 = sha256_file(self.weights_path)
+        self._init_plugin(config, name, tag, weights, download)
         self.setup()
 
     def setup(self) -> None:
@@ -60,26 +40,6 @@ class Task:
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         raise NotImplementedError
-
-    @classmethod
-    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
-        if not cls.requires_weights:
-            return True, ""
-        tag = tag or cls.default_tag
-        spec = cls.weights_tags.get(tag) if tag else None
-        if spec is None:
-            return False, "needs weights=PATH"
-        if find_local(spec) is not None:
-            return True, ""
-        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag}")
-
-    def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "config": config_to_dict(self.config), "weights_sha256": self.weights_sha256}
-
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.identity())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -13,8 +13,9 @@ Protocol:
   ``average="gt_present"`` averages only over classes present in the labels, as ultralytics ``SemanticMetrics``;
 - ``pseudo_gt``: the target is the same model's map on the sharp normal-light reference.
 
-Outputs (higher is better, range [0, 1]): ``miou``, ``pixel_acc``. Per-class IoU: :meth:`ConfusionMatrixMetric.per_class`
-(keys are ``class_names`` when given), also in ``compute()`` as ``iou_<name>`` when ``per_class=True``.
+Outputs (higher is better, range [0, 1]): ``miou``, ``pixel_acc``. Per-class IoU:
+:meth:`ConfusionMatrixMetric.per_class` (keys are ``class_names`` when given), also in ``compute()`` as
+``iou_<name>`` when ``per_class=True``.
 ``per_image()`` scores each image on its own matrix.
 """
 

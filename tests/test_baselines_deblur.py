@@ -239,7 +239,8 @@ def test_mimo_pads_to_multiple_of_four_and_keeps_exact_sizes(tmp_path):
 
 
 def test_nafnet_tlc_window_sizes_follow_official_conversion():
-    """NAFNetLocal fixes kernel = feature_size * int(1.5 * train) // train at each level (256 -> 384, 192, 96, 48, 24)."""
+    """NAFNetLocal fixes kernel = feature_size * int(1.5 * train) // train at each level
+    (256 -> 384, 192, 96, 48, 24)."""
     from ledbench.enhancers.nafnet import LocalAvgPool2d, NAFNet
 
     with torch.device("meta"):

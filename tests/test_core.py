@@ -468,7 +468,6 @@ def test_checkpoint_with_python_objects_needs_trust_weights(tmp_path):
     import argparse
 
     import torch
-
     from ledbench.enhancers import create_enhancer
 
     state = create_enhancer("sci", pretrained=False).model.state_dict()
@@ -482,8 +481,8 @@ def test_checkpoint_with_python_objects_needs_trust_weights(tmp_path):
 
 def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
     """A task model that fails on one image is recorded (on_error=skip): the other images are still scored."""
-    from ledbench.bench.runner import RunConfig, run
     from ledbench.bench.results import read_results
+    from ledbench.bench.runner import RunConfig, run
     from ledbench.tasks.base import Task
     from ledbench.tasks.registry import TASKS
 
@@ -511,7 +510,8 @@ def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
                     tasks=("seg_brightness_test",), out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"),
                     quiet=True, device="cpu", batch=4)
     out = run(cfg)
-    assert [(e["enhancer"], e["item"], e["stage"]) for e in out.errors] == [("identity", "odd", "predict (seg_brightness_test)")], out.errors
+    failed = [(e["enhancer"], e["item"], e["stage"]) for e in out.errors]
+    assert failed == [("identity", "odd", "predict (seg_brightness_test)")], out.errors
     df = read_results(out.run_dir)
     row = df[(df.enhancer == "identity") & (df.metric == "miou") & (df.protocol == "pseudo_gt")]
     assert row["n_images"].item() == 3 and row["n_images_total"].item() == 4

@@ -254,7 +254,8 @@ def test_yolo_fastest_shipped_and_letterbox_mapping():
     assert mapping == pytest.approx((300 / 320, 100 / 320, 0.0, 0.0))
     lb = create_task("det_yolo_fastest", letterbox=True)
     blob, (sx, sy, px, py) = lb._prepare(img)
-    assert blob.shape == (3, 320, 320) and sx == sy == pytest.approx(300 / 320) and px == 0 and py == 106  # 300x100 -> 320x107, offset 106
+    # 300x100 -> 320x107, offset 106
+    assert blob.shape == (3, 320, 320) and sx == sy == pytest.approx(300 / 320) and px == 0 and py == 106
     # a box covering the whole content area of the letterboxed input maps back to the whole image
     rows = np.zeros((1, 85), np.float32)
     rows[0, :4] = [0.5, (py + 107 / 2) / 320, 1.0, 107 / 320]
