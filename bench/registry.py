@@ -40,6 +40,20 @@ def _natural_key(text: str) -> list:
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", text)]
 
 
+def filter_names(names: Iterable[str], filter: str | Iterable[str] | None = None,
+                 exclude: str | Iterable[str] | None = None) -> list[str]:
+    """Keep names matching any ``filter`` wildcard and none of the ``exclude`` wildcards (order preserved)."""
+    def patterns(p):
+        return [p] if isinstance(p, str) else list(p)
+
+    out = list(names)
+    if filter:
+        out = [n for n in out if any(fnmatch.fnmatchcase(n, p) for p in patterns(filter))]
+    if exclude:
+        out = [n for n in out if not any(fnmatch.fnmatchcase(n, p) for p in patterns(exclude))]
+    return out
+
+
 def import_target(spec: str) -> Any:
     """Import ``"package.module:attr.sub"`` and return the attribute."""
     module_name, _, attr = spec.partition(":")
@@ -167,14 +181,7 @@ class Registry(Generic[T]):
     def names(self, filter: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> list[str]:
         """Registered names, naturally sorted, filtered by shell-style wildcards (timm ``list_models``)."""
         self._load_plugins()
-        names = list(self._entries)
-        if filter:
-            pats = [filter] if isinstance(filter, str) else list(filter)
-            names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
-        if exclude:
-            pats = [exclude] if isinstance(exclude, str) else list(exclude)
-            names = [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in pats)]
-        return sorted(names, key=_natural_key)
+        return sorted(filter_names(self._entries, filter, exclude), key=_natural_key)
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         candidates = list(self._entries) + list(self._aliases)

@@ -12,7 +12,6 @@ other and with the joint models (``runs/lolblur_cascades.yaml``). Pure python: i
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 #: low-light enhancement stages (registry names)
@@ -41,11 +40,6 @@ def standard_cascades(filter: str | Iterable[str] | None = None,
 
     Example: ``standard_cascades("zero_dce+*")`` -> the three Zero-DCE-first cascades.
     """
-    names = list(STANDARD_CASCADES)
-    if filter:
-        pats = [filter] if isinstance(filter, str) else list(filter)
-        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
-    if exclude:
-        pats = [exclude] if isinstance(exclude, str) else list(exclude)
-        names = [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in pats)]
-    return names
+    from ledbench.bench.registry import filter_names
+
+    return filter_names(STANDARD_CASCADES, filter, exclude)
