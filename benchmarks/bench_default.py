@@ -1,0 +1,81 @@
+"""Benchmark: the embedded default run (cold vs cached) and per-enhancer cost, measured in one process.
+
+    .venv/bin/python benchmarks/bench_default.py [--out benchmarks/results] [--size 256] [--threads 1]
+
+Writes ``bench_default.json`` and ``bench_default.md``. Timings on shared 2-core VMs jump at random, so every
+latency is the minimum of repeats on one thread and the report gives ratios measured in the same run (cached /
+cold wall time; each enhancer's latency relative to ``dap_led_small.noclip_synth``). Not a test: targets are read
+from the output, never asserted on a timer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def time_default_run(home: Path) -> tuple[float, float]:
+    from ledbench.bench.runner import default_run_file, load_run_config, run
+
+    os.environ["LEDBENCH_HOME"] = str(home)
+    cfg = load_run_config(default_run_file(), {"quiet": True, "out": str(home / "run")})
+    t0 = time.perf_counter()
+    run(cfg)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run(cfg)
+    return cold, time.perf_counter() - t0
+
+
+def enhancer_costs(names: list[str], size: int) -> list[dict]:
+    from ledbench.enhancers.dap_led_profile import profile_main
+
+    rows = []
+    for name in names:
+        res = profile_main(name, {"size": size, "repeats": 3, "warmup": 1, "random_init": True})
+        rows.append({k: res.get(k) for k in ("name", "params_m", "gmacs", "latency_ms", "peak_mem_mb",
+                                             "random_weights")})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--enhancers", default="sci.medium,iat.lol_v1,dap_led_small.noclip_synth,zero_dce,retinexformer,"
+                                           "nafnet.gopro_width32,darkir.m,lednet,restormer")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        cold, warm = time_default_run(Path(tmp))
+    costs = enhancer_costs([n for n in args.enhancers.split(",") if n], args.size)
+    ref = next((r["latency_ms"] for r in costs if r["name"] == "dap_led_small.noclip_synth"), None)
+    for r in costs:
+        r["latency_vs_dap_led_small"] = round(r["latency_ms"] / ref, 3) if ref else None
+    result = {"default_run_cold_s": round(cold, 2), "default_run_cached_s": round(warm, 2),
+              "cached_over_cold": round(warm / cold, 3), "size": args.size, "threads": args.threads,
+              "enhancers": costs}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_default.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [f"default run: cold {cold:.1f} s, cached {warm:.1f} s (ratio {warm / cold:.3f})", "",
+             f"| enhancer | params (M) | GMACs @{args.size} | latency (ms, min of 3, {args.threads} thread) | "
+             "x DAP-LED small | random weights |", "|---|---:|---:|---:|---:|---|"]
+    for r in costs:
+        lines.append(f"| {r['name']} | {r['params_m']:.3f} | {r['gmacs']:.2f} | {r['latency_ms']:.0f} | "
+                     f"{r['latency_vs_dap_led_small']} | {r['random_weights']} |")
+    (out / "bench_default.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
