@@ -7,6 +7,12 @@ Protocols (stated per metric name, never per run):
   K2 0.03, data range 1, no downsampling, no crop (Wang et al. 2004 settings, as BasicSR).
 - ``psnr_y`` / ``ssim_y``: on ITU-R BT.601 luma in the studio range, ``Y = 16 + 65.481 R + 128.553 G + 24.966 B``
   on a 0..255 scale, data range 255 (BasicSR ``test_y_channel: true``; equals ``skimage.color.rgb2ycbcr`` Y).
+- ``psnr_gtmean`` / ``ssim_gtmean``: the output is first rescaled so its mean grey level equals the reference's,
+  ``clip(pred * mean_gray(ref) / mean_gray(pred), 0, 1)``, then ``psnr`` / ``ssim`` as above. This is the "GT-mean"
+  setting of KinD / LLFlow / Retinexformer (``--GT_mean`` in caiyuanhao1998/Retinexformer
+  ``Enhancement/test_from_dataset.py``), whose grey level is ``cv2.COLOR_BGR2GRAY`` applied to RGB arrays, i.e.
+  ``0.114 R + 0.587 G + 0.299 B``; reproduced here. It hides global brightness errors, so it is its own metric name
+  and never the default (Retinexformer's author calls it "not formal"; USER-NEEDS pain 3).
 
 Inputs: H x W x 3 float RGB in [0, 1] (the harness scores the uint8-quantised cached output). Higher is better.
 """
@@ -108,3 +114,32 @@ class SSIMY(SSIM):
         p, t = (rgb_to_y(a) for a in _pair(pred, target))
         p, t = _crop(p, self.config.crop_border), _crop(t, self.config.crop_border)
         return self._ssim(p, t, 255.0, None)
+
+
+def gt_mean_rescale(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Scale ``pred`` so its mean grey level matches ``target``'s (Retinexformer ``--GT_mean``, BGR2GRAY weights on
+    RGB data as in its script), clipped to [0, 1]."""
+    weights = np.array([0.114, 0.587, 0.299])  # cv2.COLOR_BGR2GRAY applied to an RGB array
+    mean_pred = float((pred @ weights).mean())
+    mean_target = float((target @ weights).mean())
+    return np.clip(pred * (mean_target / max(mean_pred, 1e-12)), 0.0, 1.0)
+
+
+class PSNRGTMean(PSNR):
+    """PSNR after GT-mean brightness rescaling (see the module docstring). Higher is better."""
+
+    outputs = {"psnr_gtmean": True}
+
+    def score(self, pred, target):
+        p, t = _pair(pred, target)
+        return super().score(gt_mean_rescale(p, t), t)
+
+
+class SSIMGTMean(SSIM):
+    """SSIM (RGB, Gaussian window) after GT-mean brightness rescaling. Higher is better."""
+
+    outputs = {"ssim_gtmean": True}
+
+    def score(self, pred, target):
+        p, t = _pair(pred, target)
+        return super().score(gt_mean_rescale(p, t), t)

@@ -515,3 +515,29 @@ def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
     df = read_results(out.run_dir)
     row = df[(df.enhancer == "identity") & (df.metric == "miou") & (df.protocol == "pseudo_gt")]
     assert row["n_images"].item() == 3 and row["n_images_total"].item() == 4
+
+
+def test_gt_mean_metrics_follow_retinexformer_script():
+    """GT-mean rescaling uses cv2.COLOR_BGR2GRAY on RGB arrays (Retinexformer --GT_mean); a globally darkened copy of
+    the reference scores infinite PSNR after rescaling, a structural error does not."""
+    import cv2
+
+    from ledbench.tasks.metrics import create_metric
+    from ledbench.tasks.quality import gt_mean_rescale
+
+    rng = np.random.default_rng(5)
+    ref = rng.random((32, 40, 3)).astype(np.float32) * 0.8
+    pred = (ref * np.array([0.3, 0.5, 0.7], np.float32)).astype(np.float32)
+    scale = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY).mean() / cv2.cvtColor(pred, cv2.COLOR_BGR2GRAY).mean()
+    np.testing.assert_allclose(gt_mean_rescale(pred.astype(np.float64), ref.astype(np.float64)),
+                               np.clip(pred * scale, 0, 1), atol=1e-6)
+    darker = ref * 0.4
+    m = create_metric("psnr_gtmean")
+    m.update(darker, ref, "a")
+    assert m.compute()["psnr_gtmean"] > 60  # exact up to float rounding
+    plain = create_metric("psnr")
+    plain.update(darker, ref, "a")
+    assert plain.compute()["psnr"] < 15
+    s = create_metric("ssim_gtmean")
+    s.update(np.clip(ref + 0.2 * rng.standard_normal(ref.shape), 0, 1), ref, "b")
+    assert s.compute()["ssim_gtmean"] < 0.9
