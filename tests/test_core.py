@@ -521,7 +521,6 @@ def test_gt_mean_metrics_follow_retinexformer_script():
     """GT-mean rescaling uses cv2.COLOR_BGR2GRAY on RGB arrays (Retinexformer --GT_mean); a globally darkened copy of
     the reference scores infinite PSNR after rescaling, a structural error does not."""
     import cv2
-
     from ledbench.tasks.metrics import create_metric
     from ledbench.tasks.quality import gt_mean_rescale
 
