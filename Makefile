@@ -5,7 +5,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # markers: dependencies installed for this pyproject.toml; editable install pointing at this checkout
-DEPS := $(VENV)/.deps-$(shell sha256sum pyproject.toml | cut -c1-16)
+DEPS := $(VENV)/.deps-$(shell python3 scripts/deps_key.py)
 LINK := $(VENV)/.src-$(shell echo '$(CURDIR)' | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ledbench.bench.config import canonical_json, sha256_text
 from ledbench.datasets.io import atomic_write_bytes, encode_png, read_png_u8
 

@@ -13,9 +13,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from ledbench.bench.errors import LedbenchError
-
 from ledbench import __version__
+from ledbench.bench.errors import LedbenchError
 
 EPILOG = """\
 examples:
@@ -130,10 +129,11 @@ def cmd_run(args) -> int:
 # -- enhance ----------------------------------------------------------------------------------------------------
 
 def cmd_enhance(args) -> int:
+    from tqdm.auto import tqdm
+
     from ledbench.bench.errors import InputError
     from ledbench.datasets.io import from_tensor, is_image_file, read_image, to_tensor, write_png
     from ledbench.enhancers import create_enhancer
-    from tqdm.auto import tqdm
 
     src, dst = Path(args.input_dir), Path(args.output_dir)
     enh = create_enhancer(args.enhancer, weights=args.weights, device=args.device, download=args.download,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
+
 from ledbench.bench.cache import Cache, enhanced_key, prediction_key, score_key
 from ledbench.bench.config import build_config, config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable

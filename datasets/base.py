@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ledbench.bench.config import NoConfig, config_hash, sha256_text
 from ledbench.bench.errors import InputError
 from ledbench.datasets.io import array_hash, file_hash, image_size, is_image_file, read_image

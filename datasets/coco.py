@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir, take_stride
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, require_dir, take_stride
 

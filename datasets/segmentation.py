@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir, take_stride
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ledbench.bench.config import config_hash
 from ledbench.bench.errors import ConfigError
 from ledbench.datasets.base import Dataset, Item
@@ -61,8 +62,9 @@ def prepare_reference(path: Path, size: int, multiple: int = 16) -> np.ndarray:
 
     Returns uint8 H x W x 3 RGB.
     """
-    from ledbench.datasets.io import read_image, to_uint8
     from PIL import Image
+
+    from ledbench.datasets.io import read_image, to_uint8
 
     img = to_uint8(read_image(path))
     h, w = img.shape[:2]

@@ -319,8 +319,9 @@ def synthesize(sharp: np.ndarray, *, severity: int = 3, seed: int, **opts: Any) 
 def _jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     import io
 
-    from ledbench.datasets.io import to_uint8
     from PIL import Image
+
+    from ledbench.datasets.io import to_uint8
 
     buf = io.BytesIO()
     Image.fromarray(to_uint8(img)).save(buf, format="JPEG", quality=int(quality), subsampling=0)

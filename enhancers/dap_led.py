@@ -41,6 +41,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 from ledbench.bench.config import config_to_dict
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from ledbench.bench.config import build_config, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.enhancers.dap_led import DAPLEDConfig, DAPLEDNet, arch_dict, resolve_config

@@ -22,11 +22,12 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
 from ledbench.enhancers.nafnet import LayerNorm2d
-from torch import nn
 
 _SRC = "cidautai/DarkIR: archs/DarkIR.py@0910291157ad04f210481a002cf6bb480f6a7f18"
 _PAPER = ("Feijoo, Benito, Garcia, Conde. DarkIR: Robust Low-Light Image Restoration. CVPR 2025, "

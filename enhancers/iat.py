@@ -29,10 +29,11 @@ import dataclasses
 from typing import ClassVar
 
 import torch
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "c76472265247f47cea57649af28b15018bb64cb1"
 _PAPER = ("Cui, Li, Gu, Su, Ma, Shen, Harada. You Only Need 90K Parameters to Adapt Light: a Light Weight "

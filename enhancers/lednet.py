@@ -22,10 +22,11 @@ from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _SRC = "sczhou/LEDNet: basicsr/archs/lednet_arch.py@d3ee2104195db6bed37d95b76960877a2ed910a5"
 _PAPER = "Zhou, Li, Loy. LEDNet: Joint Low-light Enhancement and Deblurring in the Dark. ECCV 2022, arXiv:2202.03373"

@@ -24,10 +24,11 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "5c580135ed1c03344ac9c741267324ff90b5f209"
 _SRC = f"chosj95/MIMO-UNet: models/MIMOUNet.py@{_COMMIT}"

@@ -30,10 +30,11 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "2b4af71ebe098a92a75910c233a3965a3e93ede4"
 _SRC = f"megvii-research/NAFNet: basicsr/models/archs/NAFNet_arch.py@{_COMMIT}"

@@ -25,10 +25,11 @@ from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "df766d5521afd21cce56e24159f300b30ebf3fb0"
 _SRC = f"swz30/Restormer: basicsr/models/archs/restormer_arch.py@{_COMMIT}"

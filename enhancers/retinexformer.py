@@ -26,10 +26,11 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "ad5c0918b94b9cec1dbd2fe296499c13e7ccac78"
 _PAPER = ("Cai, Bian, Lin, Wang, Timofte, Zhang. Retinexformer: One-stage Retinex-based Transformer for Low-light "

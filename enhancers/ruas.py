@@ -24,9 +24,10 @@ import dataclasses
 from typing import ClassVar
 
 import torch
+from torch import nn
+
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "f621bb19ceffbe27b2d9625bb806bc7cc60aea7b"
 _PAPER = ("Liu, Ma, Zhang, Fan, Luo. Retinex-inspired Unrolling with Cooperative Prior Architecture Search for "

@@ -23,9 +23,10 @@ import dataclasses
 from typing import ClassVar
 
 import torch
+from torch import nn
+
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _COMMIT = "9d28a3f1237df248bb765e7fee16f7c4ac7dbeee"
 _PAPER = ("Ma, Ma, Liu, Fan, Luo. Toward Fast, Flexible, and Robust Low-Light Image Enhancement. CVPR 2022, "

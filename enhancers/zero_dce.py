@@ -29,10 +29,11 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.weights import WeightsSpec
 from ledbench.enhancers.base import TorchEnhancer
-from torch import nn
 
 _DCE_COMMIT = "e0f4adc54d0f23348c4a9b84acc08fe8778d5bfd"
 _DCEPP_COMMIT = "09f202b690f82da939b8e6ec8535960ae97ad8bd"

@@ -117,6 +117,7 @@ def plot_metric_vs_severity(df, metric: str, out: str | Path, *, task: str | Non
             column if present, else parse it from the dataset/split names (:func:`severity_from_name`).
     """
     import numpy as np
+
     from ledbench.reports.tables import aggregate
 
     sub = _select(df, metric, task).copy()
@@ -187,6 +188,7 @@ def plot_quality_vs_task(df, quality_metric: str, task_metric: str, out: str | P
     because its quality is often infinite.
     """
     import numpy as np
+
     from ledbench.reports.tables import aggregate
 
     q = aggregate(_select(df, quality_metric))
@@ -231,6 +233,7 @@ def plot_metric_vs_cost(df, metric: str, out: str | Path, *, costs: Mapping[str,
             profiling run). Lower cost is always better.
     """
     import numpy as np
+
     from ledbench.reports.tables import aggregate
 
     m = aggregate(_select(df, metric, task))
@@ -283,6 +286,7 @@ def plot_per_class(df, out: str | Path, *, family: str = "iou", task: str | None
                    enhancers: Sequence[str] | None = None) -> list[Path]:
     """Grouped bars: classes on x, one bar per enhancer (error bars = stderr), from metrics ``<family>_<class>``."""
     import numpy as np
+
     from ledbench.reports.tables import aggregate
 
     metrics = per_class_metrics(df, task).get(family)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ledbench.bench.plugin import WeightedPlugin
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ledbench.bench.errors import InputError, WeightsUnavailable
 from ledbench.bench.paths import home, weights_dirs
 from ledbench.bench.weights import WeightsSpec, network_available, sha256_file

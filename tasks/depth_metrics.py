@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.tasks.metrics import PerImageMetric
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from ledbench.bench.errors import InputError
 from ledbench.tasks.metrics import Metric
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
 from ledbench.bench.errors import InputError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file, unavailable_message
 from ledbench.tasks.base import Task

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from ledbench.bench.errors import InputError
 from ledbench.tasks.metrics import PerImageMetric
 

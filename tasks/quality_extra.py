@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ledbench.bench.errors import InputError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file
 from ledbench.tasks.metrics import PerImageMetric
@@ -256,6 +257,7 @@ _CACHE_LOCK = threading.Lock()
 def build_lpips(net: str, backbone: Path, lin: Path):
     """``lpips.LPIPS`` v0.1 with its trunk loaded from a torchvision state dict file (no implicit download)."""
     import lpips
+
     from ledbench.bench.weights import load_checkpoint
 
     with warnings.catch_warnings():  # torchvision's deprecation notice for lpips' pretrained=False call

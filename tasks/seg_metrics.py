@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
 from ledbench.bench.errors import InputError
 from ledbench.tasks.metrics import Metric
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
 from ledbench.bench.errors import WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec, load_checkpoint, network_available, sha256_file
 from ledbench.tasks.base import Task

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from ledbench.bench.config import build_config
 from ledbench.bench.errors import WeightsUnavailable
 from ledbench.bench.paths import assets_dir

@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from ledbench.bench.errors import WeightsUnavailable
 from ledbench.bench.paths import assets_dir
 from ledbench.enhancers import create_enhancer, list_enhancers

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.paths import assets_dir
 from ledbench.bench.weights import sha256_file

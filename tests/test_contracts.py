@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from ledbench.bench.errors import LedbenchError, WeightsUnavailable
 from ledbench.datasets import create_dataset, list_datasets
 from ledbench.tasks.metrics import create_metric, list_metrics

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ledbench.bench.config import build_config, config_hash, parse_overrides
 from ledbench.bench.errors import ChecksumError, ConfigError, UnknownNameError, WeightsUnavailable
 from ledbench.bench.registry import Registry
@@ -148,6 +149,7 @@ def _enhancer_names():
 def test_enhancer_contract(name):
     """Every registered enhancer: N x 3 x H x W in [0, 1] -> same shape and range, deterministic, stable hash."""
     import torch
+
     from ledbench.enhancers import create_enhancer, enhancer_availability
 
     available, _ = enhancer_availability(name)
@@ -168,6 +170,7 @@ def test_enhancer_contract(name):
 
 def test_cascade_is_stages_in_order():
     import torch
+
     from ledbench.enhancers import create_enhancer
 
     x = torch.rand(1, 3, 16, 20) * 0.3
@@ -180,9 +183,10 @@ def test_cascade_is_stages_in_order():
 
 def test_classical_match_scikit_image():
     import torch
-    from ledbench.enhancers import create_enhancer
     from skimage.exposure import adjust_gamma
     from skimage.filters import unsharp_mask
+
+    from ledbench.enhancers import create_enhancer
 
     img = np.random.default_rng(1).random((20, 24, 3)) * 0.4
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
@@ -200,9 +204,10 @@ def test_classical_match_scikit_image():
 def test_deconvolution_sharpens_motion_blur():
     """Richardson-Lucy and Wiener with the true PSF bring a blurred image closer to the sharp one."""
     import torch
+    from scipy.ndimage import convolve
+
     from ledbench.enhancers import create_enhancer
     from ledbench.enhancers.classical import motion_psf
-    from scipy.ndimage import convolve
 
     rng = np.random.default_rng(0)
     sharp = np.kron(rng.random((8, 8, 3)), np.ones((6, 6, 1))) * 0.8 + 0.1  # blocky image with edges
@@ -219,9 +224,10 @@ def test_deconvolution_sharpens_motion_blur():
 # -- metrics ----------------------------------------------------------------------------------------------------
 
 def test_psnr_ssim_equal_scikit_image():
-    from ledbench.tasks.metrics import create_metric
     from skimage.color import rgb2ycbcr
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from ledbench.tasks.metrics import create_metric
 
     rng = np.random.default_rng(3)
     ref = rng.random((40, 48, 3))
@@ -468,6 +474,7 @@ def test_checkpoint_with_python_objects_needs_trust_weights(tmp_path):
     import argparse
 
     import torch
+
     from ledbench.enhancers import create_enhancer
 
     state = create_enhancer("sci", pretrained=False).model.state_dict()
@@ -521,6 +528,7 @@ def test_gt_mean_metrics_follow_retinexformer_script():
     """GT-mean rescaling uses cv2.COLOR_BGR2GRAY on RGB arrays (Retinexformer --GT_mean); a globally darkened copy of
     the reference scores infinite PSNR after rescaling, a structural error does not."""
     import cv2
+
     from ledbench.tasks.metrics import create_metric
     from ledbench.tasks.quality import gt_mean_rescale
 
@@ -540,3 +548,54 @@ def test_gt_mean_metrics_follow_retinexformer_script():
     s = create_metric("ssim_gtmean")
     s.update(np.clip(ref + 0.2 * rng.standard_normal(ref.shape), 0, 1), ref, "b")
     assert s.compute()["ssim_gtmean"] < 0.9
+
+
+def test_interrupted_run_resumes_from_finished_units(tmp_path):
+    """A run killed mid-way keeps every finished (item, stage) unit; the re-run computes only the rest."""
+    import torch
+
+    from ledbench.bench.runner import RunConfig, run
+    from ledbench.enhancers.base import Enhancer
+    from ledbench.enhancers.registry import ENHANCERS
+
+    calls = {"n": 0, "crash_at": 3}
+
+    class Flaky(Enhancer):
+        """Halves the image; simulates a crash (Ctrl-C, OOM kill) on its ``crash_at``-th call."""
+
+        def _enhance(self, x):
+            calls["n"] += 1
+            if calls["n"] == calls["crash_at"]:
+                raise KeyboardInterrupt
+            return x * 0.5 + torch.zeros_like(x)
+
+    ENHANCERS.register("flaky_test", Flaky, overwrite=True)
+    cfg = RunConfig(name="t", dataset="tiny_pairs", enhancers=("flaky_test",), metrics=("psnr",),
+                    out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"), quiet=True, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg)
+    assert not (tmp_path / "r" / "results.csv").exists()
+    assert len(list((tmp_path / "c" / "enhanced").rglob("*.png"))) == 2
+    calls.update(n=0, crash_at=-1)
+    out = run(cfg)
+    assert out.cache_stats["enhance_hit"] == 2 and out.cache_stats["enhance_computed"] == 1 and calls["n"] == 1
+    assert out.rows[0].n_images == 3
+
+
+def test_unpaired_folder_gets_no_reference_scores_only(tmp_path):
+    """Real night photos without ground truth: no-reference metrics are scored, full-reference ones and downstream
+    tasks (no labels, no reference) produce no rows rather than fake ones."""
+    from ledbench.bench.results import read_results
+    from ledbench.bench.runner import RunConfig, run
+    from ledbench.datasets.io import write_png
+
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_png(tmp_path / "night" / f"n{i}.png", (rng.random((100, 200, 3)) * 0.2).astype(np.float32))
+    cfg = RunConfig(name="t", dataset=f"folder:{tmp_path / 'night'}", enhancers=("identity", "gamma"),
+                    tasks=("quality", "det_yolo_fastest"), metrics=("psnr", "niqe"), out=str(tmp_path / "r"),
+                    cache_dir=str(tmp_path / "c"), quiet=True, device="cpu", include_reference=True)
+    out = run(cfg)
+    df = read_results(out.run_dir)
+    assert set(df["metric"]) == {"niqe"} and set(df["protocol"]) == {"no_reference"}
+    assert sorted(df["enhancer"]) == ["gamma", "identity"] and (df["n_images"] == 2).all()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.datasets import create_dataset, list_datasets
 from ledbench.datasets.io import image_size, read_depth, read_image, read_label_map
-from PIL import Image
 
 
 def _rgb(h, w, seed=0) -> np.ndarray:

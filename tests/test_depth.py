@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ledbench.bench.errors import WeightsUnavailable
 from ledbench.tasks.metrics import create_metric, list_metrics, metric_directions
 

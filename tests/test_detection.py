@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ledbench.bench.paths import assets_dir
 from ledbench.tasks.metrics import create_metric
 
@@ -212,6 +213,7 @@ def test_ultralytics_env_offline():
 
 def test_yolo_yaml_random_model_end_to_end():
     import torch
+
     from ledbench.tasks import create_task
     from ledbench.tasks.detection import COCO80_TO_COCO91
 
@@ -268,8 +270,9 @@ def _coco8():
     root = assets_dir()
     if root is None or not (root / "images" / "coco8").is_dir():
         pytest.skip("coco8 assets not available")
-    from ledbench.tasks.detection import read_yolo_labels
     from PIL import Image
+
+    from ledbench.tasks.detection import read_yolo_labels
 
     items = []
     for img_path in sorted((root / "images" / "coco8" / "images").glob("*/*.jpg")):
@@ -317,6 +320,7 @@ def test_yolo_fastest_finds_person_on_coco8():
 def test_yolo_fastest_matches_opencv_detection_model():
     """OpenCV's own high-level DetectionModel (resize, decode, per-class NMS) is an independent reference."""
     import cv2
+
     from ledbench.tasks import create_task
 
     items = _coco8()[:5]

@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ledbench.bench.errors import InputError, WeightsUnavailable
 from ledbench.tasks.metrics import create_metric, list_metrics, metric_directions
 
@@ -204,6 +205,7 @@ def tiny_clip(tmp_path_factory):
 def test_clip_iqa_with_tiny_random_open_clip(tiny_clip):
     import open_clip
     import torch
+
     from ledbench.tasks.quality_extra import CLIPIQA
 
     model, path = tiny_clip

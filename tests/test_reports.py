@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.bench.results import read_per_image, read_results
 from ledbench.reports import grids, plots, regress, tables

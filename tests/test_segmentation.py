@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ledbench.bench.paths import assets_dir
 from ledbench.tasks.metrics import create_metric
 
@@ -188,8 +189,9 @@ def test_espnetv2_pascal_tag_batched():
 
 def test_tiny_segformer_end_to_end(tmp_path):
     import torch
-    from ledbench.tasks import create_task
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    from ledbench.tasks import create_task
 
     cfg = SegformerConfig(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
                           patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2],
@@ -229,6 +231,7 @@ def test_segformer_unavailable_is_clear(tmp_path, monkeypatch):
 
 def test_tiny_yolo_seg_rasterises_instances():
     import torch
+
     from ledbench.tasks import create_task
 
     torch.manual_seed(0)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ledbench.datasets.synthesis import (
     SEVERITY,
     forward_crf,
@@ -188,9 +189,10 @@ def test_bad_arguments_raise():
 
 
 def test_synth_main_writes_regenerable_pairs(tmp_path):
+    from PIL import Image
+
     from ledbench.bench.errors import ConfigError
     from ledbench.datasets.io import read_image, read_png_u8, to_uint8
-    from PIL import Image
 
     src = tmp_path / "sharp"
     (src / "sub").mkdir(parents=True)
