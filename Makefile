@@ -32,7 +32,7 @@ test: $(LINK)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(LINK)
-	$(VENV)/bin/ruff check bench enhancers tasks datasets reports tests
+	$(VENV)/bin/ruff check bench enhancers tasks datasets reports tests benchmarks scripts
 
 clean-cache:
 	rm -rf $${LEDBENCH_HOME:-$$HOME/.cache/ledbench}/cache

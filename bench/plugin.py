@@ -19,6 +19,9 @@ class WeightedPlugin:
     weights_tags: ClassVar[dict[str, WeightsSpec]] = {}
     default_tag: ClassVar[str | None] = None
     requires_weights: ClassVar[bool] = False
+    #: True for models that load an external source themselves (a Hugging Face folder, an ultralytics .pt/.yaml):
+    #: ``weights=`` other than a tag is then kept as ``explicit_weights`` instead of being resolved as a file here
+    external_weights: ClassVar[bool] = False
     summary: ClassVar[str] = ""
 
     def _init_plugin(self, config: Any, name: str | None, tag: str | None, weights: str | None, download: bool,
@@ -33,8 +36,13 @@ class WeightedPlugin:
         self.tag = tag or self.default_tag
         self.weights_path = None
         self.weights_sha256: str | None = None
+        self.download = download
+        self.explicit_weights: str | None = None
         if weights is not None and weights in self.weights_tags:
             self.tag, weights = weights, None
+        elif weights is not None and self.external_weights:
+            self.explicit_weights, weights = str(weights), None
+            pretrained = False  # the subclass resolves (and hashes) its own source
         self.weights_spec: WeightsSpec | None = self.weights_tags.get(self.tag) if self.tag else None
         if (self.requires_weights and pretrained) or weights is not None:
             spec = self.weights_spec

@@ -1,9 +1,11 @@
 """Image I/O with one contract: ``read_image`` returns H x W x 3 float32 RGB in [0, 1].
 
 Handles EXIF orientation, grayscale, RGBA (alpha dropped), palette, 16-bit and float images. Any failure raises
-:class:`InputError` naming the file. Also: class-index masks (:func:`read_label_map`), depth maps
-(:func:`read_depth`) and header-only sizes (:func:`image_size`). ``write_png`` writes atomically (temp file +
-``os.replace``), so an interrupted run never leaves a truncated image behind.
+:class:`InputError` naming the file (ImportError included: once ultralytics is imported, its patched ``Image.open``
+answers an unidentifiable file by trying to import an optional HEIF plugin). Also: class-index masks
+(:func:`read_label_map`), depth maps (:func:`read_depth`) and header-only sizes (:func:`image_size`).
+``write_png`` writes atomically (temp file + ``os.replace``), so an interrupted run never leaves a truncated image
+behind.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 elif im.mode not in ("RGB", "L"):
                     im = im.convert("RGB")  # RGBA, CMYK, YCbCr, LAB ...
                 arr = np.asarray(im, dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, ImportError) as exc:
         raise _bad(path, exc) from None
     except Image.DecompressionBombError as exc:
         raise _bad(path, exc) from None
@@ -129,7 +131,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
             w, h = im.size
             if _exif_orientation(im) in (5, 6, 7, 8):
                 w, h = h, w
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, ImportError) as exc:
         raise _bad(path, exc) from None
     return int(h), int(w)
 
@@ -160,7 +162,7 @@ def read_label_map(path: str | os.PathLike) -> np.ndarray:
                     arr = arr[..., 0]
                 else:
                     raise InputError(f"label mask {str(path)!r} has unsupported mode {im.mode}")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, ImportError) as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"cannot read label mask {str(path)!r}: {exc} (corrupt or not an image)") from None

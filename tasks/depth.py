@@ -124,6 +124,8 @@ class HFDepthConfig:
 class HFDepthTask(Task):
     """Base for transformers ``AutoModelForDepthEstimation`` checkpoints; subclasses set the family defaults."""
 
+    external_weights = True  # weights=FILE/FOLDER is resolved by this class (explicit_weights)
+
     kind = "depth"
     Config = HFDepthConfig
     depth_kind = "relative_inverse"
@@ -134,14 +136,6 @@ class HFDepthTask(Task):
     pre_multiple: ClassVar[int] = 1
     pre_mean: ClassVar[tuple[float, float, float]] = (0.5, 0.5, 0.5)
     pre_std: ClassVar[tuple[float, float, float]] = (0.5, 0.5, 0.5)
-
-    def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
-                 weights: str | None = None, device: Any = "cpu", download: bool = False):
-        self._explicit = None
-        self._download = download
-        if weights is not None and weights not in self.weights_tags:
-            self._explicit, weights = weights, None
-        super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
     def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
@@ -162,11 +156,11 @@ class HFDepthTask(Task):
         transformers.utils.logging.disable_progress_bar()  # quiet: no per-load progress bars in benchmark logs
 
         spec = self.weights_spec
-        if spec is None and self._explicit is None:
+        if spec is None and self.explicit_weights is None:
             raise WeightsUnavailable(f"task {self.name} needs a tag ({', '.join(self.weights_tags)}) or "
                                      f"weights=FOLDER")
-        folder = resolve_hf_folder(spec or WeightsSpec(filename="model.safetensors"), self._explicit,
-                                   what=self.name, download=self._download)
+        folder = resolve_hf_folder(spec or WeightsSpec(filename="model.safetensors"), self.explicit_weights,
+                                   what=self.name, download=self.download)
         self.weights_path = folder
         for fname in _HF_WEIGHT_FILES:
             if (folder / fname).is_file():

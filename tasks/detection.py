@@ -110,16 +110,10 @@ class YOLOConfig:
 class _UltralyticsBase(Task):
     """Shared model loading for ultralytics tasks (weights through :mod:`ledbench.bench.weights`)."""
 
+    external_weights = True  # weights=FILE/FOLDER is resolved by this class (explicit_weights)
+
     Config = YOLOConfig
     weights_tags: dict[str, WeightsSpec] = {}
-
-    def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
-                 weights: str | None = None, device: Any = "cpu", download: bool = False):
-        self._download = download
-        self._explicit = None
-        if weights is not None and weights not in self.weights_tags:
-            self._explicit, weights = str(weights), None
-        super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
     def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
@@ -130,8 +124,8 @@ class _UltralyticsBase(Task):
 
     def _model_source(self) -> str:
         model = self.config.model
-        if self._explicit:
-            path = Path(self._explicit).expanduser()
+        if self.explicit_weights:
+            path = Path(self.explicit_weights).expanduser()
             if not path.is_file():
                 raise WeightsUnavailable(f"weights file {str(path)!r} for {self.name} does not exist; check the path")
             self.weights_path, self.weights_sha256 = path, sha256_file(path)
@@ -149,7 +143,7 @@ class _UltralyticsBase(Task):
             spec = self.weights_spec
             if spec is None:
                 raise WeightsUnavailable(f"task {self.name} needs model=NAME.pt|.yaml or weights=PATH")
-        self.weights_path = resolve_weights(spec, None, what=self.name, download=self._download)
+        self.weights_path = resolve_weights(spec, None, what=self.name, download=self.download)
         self.weights_sha256 = sha256_file(self.weights_path)
         return str(self.weights_path)
 

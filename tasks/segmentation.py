@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -408,6 +408,8 @@ class SegFormerConfig:
 class SegFormerTask(Task):
     """SegFormer semantic segmentation through transformers (ADE20K 150 / Cityscapes 19 heads, any folder)."""
 
+    external_weights = True  # weights=FILE/FOLDER is resolved by this class (explicit_weights)
+
     kind = "segmentation"
     Config = SegFormerConfig
     default_metrics = ("miou",)
@@ -419,14 +421,6 @@ class SegFormerTask(Task):
         "b2_cityscapes": _hf_spec("nvidia/segformer-b2-finetuned-cityscapes-1024-1024"),
     }
     default_tag = "b0_ade"
-
-    def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
-                 weights: str | None = None, device: Any = "cpu", download: bool = False):
-        self._download = download
-        self._explicit = None
-        if weights is not None and weights not in self.weights_tags:
-            self._explicit, weights = str(weights), None
-        super().__init__(config, name=name, tag=tag, weights=weights, device=device, download=download)
 
     @classmethod
     def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
@@ -444,7 +438,7 @@ class SegFormerTask(Task):
                        f"download=True (or `huggingface-cli download {spec.hf_repo}`), or pass model=LOCAL_FOLDER")
 
     def _source(self) -> tuple[str, bool]:
-        src = self._explicit or self.config.model
+        src = self.explicit_weights or self.config.model
         if src:
             path = Path(src).expanduser()
             if path.is_file():
@@ -463,7 +457,7 @@ class SegFormerTask(Task):
         from transformers import SegformerForSemanticSegmentation
 
         src, local = self._source()
-        online = self._download and network_available()
+        online = self.download and network_available()
         try:
             self.model = SegformerForSemanticSegmentation.from_pretrained(src, local_files_only=local or not online)
         except (OSError, ValueError) as exc:

@@ -391,3 +391,20 @@ def test_registry_lists_builtins_and_rejects_unknown_keys():
         assert name in names
     with pytest.raises(ConfigError, match="valid keys"):
         create_dataset("lolblur:/x", strde=2)
+
+
+def test_corrupt_image_error_after_ultralytics_patches_pil(tmp_path):
+    """ultralytics replaces PIL.Image.open at import; a corrupt file must still give InputError naming it."""
+    pytest.importorskip("ultralytics")
+    from ledbench.tasks.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
+
+    from ledbench.bench.errors import InputError
+    from ledbench.datasets.io import read_image
+
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    with pytest.raises(InputError, match="broken.png"):
+        read_image(bad)
