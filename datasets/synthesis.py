@@ -56,7 +56,9 @@ SEVERITY: dict[int, dict[str, tuple[float, float]]] = {
     5: {"blur_length": (24.0, 34.0), "exposure": (0.006, 0.015), "photons": (250.0, 700.0), "sat_gain": (1.2, 2.0)},
 }
 
-SYNTH_VERSION = 1  # bump when the algorithm changes (part of synth_mini's cache key)
+#: Bump when the algorithm changes (part of synth_mini's cache key). 2: shot noise by inverse CDF (one uniform per
+#: value), so the output is the same on every CPU (see :func:`poisson_inverse_cdf`); 1 used numpy's Poisson sampler.
+SYNTH_VERSION = 2
 GAMMA = 2.2
 SAT_THRESHOLD = 0.97
 #: Saturated connected regions larger than this fraction of the image are lit surfaces (sky, a white wall), not
@@ -192,6 +194,40 @@ def read_noise_for(photons: float, jitter: float = 0.0) -> float:
     return float(math.sqrt(math.exp(2.18 * math.log(lambda_shot) + 1.20 + jitter)))
 
 
+def poisson_inverse_cdf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson(``lam``) samples as the quantiles of uniforms ``u`` in [0, 1): the smallest k with P(X <= k) >= u.
+
+    Why not ``Generator.poisson``: its rejection sampler consumes a number of random draws that depends on the
+    exact value of ``lam``, and ``lam`` differs in the last bit between CPUs (numpy's SIMD ``power`` on AVX-512 vs
+    AVX2, FFT rounding). One flipped accept/reject shifts every later draw, so the same seed gave a different
+    image on another machine. Here each value uses exactly one uniform, and a last-bit change of ``lam`` alters a
+    sample only if its uniform lies within that bit of a CDF step.
+
+    Exact search on the CDF (``scipy.special.pdtr``) from a Cornish-Fisher first guess, usually 2 CDF evaluations
+    per value; equal to ``scipy.stats.poisson.ppf`` (tested) and about 10x faster.
+    """
+    from scipy import special
+
+    u = np.asarray(u, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape)
+    z = special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16))
+    guess = lam + np.sqrt(lam) * z + (z * z - 1.0) / 6.0
+    k = np.maximum(np.floor(np.nan_to_num(guess)), 0.0).ravel()
+    u, lam = u.ravel(), lam.ravel()
+    # up: while P(X <= k) < u, k += 1 ; then down: while k > 0 and P(X <= k - 1) >= u, k -= 1
+    todo = np.flatnonzero(special.pdtr(k, lam) < u)
+    while todo.size:
+        k[todo] += 1.0
+        todo = todo[special.pdtr(k[todo], lam[todo]) < u[todo]]
+    todo = np.flatnonzero(k > 0)
+    todo = todo[special.pdtr(k[todo] - 1.0, lam[todo]) >= u[todo]]
+    while todo.size:
+        k[todo] -= 1.0
+        todo = todo[k[todo] > 0]
+        todo = todo[special.pdtr(k[todo] - 1.0, lam[todo]) >= u[todo]]
+    return k.reshape(z.shape)
+
+
 def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float], log: bool = False) -> float:
     lo, hi = lo_hi
     if log:
@@ -281,7 +317,8 @@ def synthesize(sharp: np.ndarray, *, severity: int = 3, seed: int, **opts: Any) 
     if do_noise:
         nrng = np.random.default_rng(noise_seed)
         signal = np.minimum(dark, 1.0)
-        noisy = nrng.poisson(signal * p["photons"]) / p["photons"] + nrng.normal(0.0, p["read_noise"], dark.shape)
+        shot = poisson_inverse_cdf(nrng.random(dark.shape), signal * p["photons"])
+        noisy = shot / p["photons"] + nrng.normal(0.0, p["read_noise"], dark.shape)
         # full-well / ADC clipping: a pixel whose expected signal reaches full scale reads full scale
         noisy = np.where(dark >= 1.0, 1.0, noisy)
     else:
