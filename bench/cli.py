@@ -169,8 +169,10 @@ def cmd_enhance(args) -> int:
 # -- synth / train / profile (delegated to their modules) -------------------------------------------------------
 
 def cmd_synth(args) -> int:
-    from ledbench.datasets.synthesis import synth_main
+    from ledbench.datasets.synthesis import grid_main, synth_main
 
+    if args.grid:
+        return int(grid_main(args.sharp_dir, args.out_dir, _overrides(args.overrides)) or 0)
     return int(synth_main(args.sharp_dir, args.out_dir, _overrides(args.overrides)) or 0)
 
 
@@ -342,9 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_enhance)
 
     s = sub.add_parser("synth", help="make a low-light + motion-blur dataset from sharp images",
-                       formatter_class=fmt, epilog="example:\n  ledbench synth sharp/ out/ severity=4 seed=0")
-    s.add_argument("sharp_dir")
-    s.add_argument("out_dir")
+                       formatter_class=fmt,
+                       epilog="examples:\n  ledbench synth sharp/ out/ severity=4 seed=0\n"
+                              "  ledbench synth photo.jpg grid.png --grid     # one image across severities 1..5, "
+                              "with measured statistics")
+    s.add_argument("sharp_dir", help="folder of sharp images (with --grid: one image)")
+    s.add_argument("out_dir", help="output folder (with --grid: the PNG to write)")
+    s.add_argument("--grid", action="store_true",
+                   help="write a severity 1..5 picture of one image and print brightness / noise statistics")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_synth)
 

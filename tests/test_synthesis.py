@@ -279,3 +279,22 @@ def test_poisson_inverse_cdf_equals_scipy_ppf():
     np.testing.assert_array_equal(poisson_inverse_cdf(u, lam), expected)
     shape = (53, 170)  # any shape comes back as given
     np.testing.assert_array_equal(poisson_inverse_cdf(u.reshape(shape), lam.reshape(shape)), expected.reshape(shape))
+
+
+def test_synth_grid_cli_writes_picture_and_physical_statistics(tmp_path, capsys):
+    from ledbench.bench.cli import main
+    from ledbench.datasets.io import read_image, write_png
+
+    sharp = _texture(64, 80) * 0.8 + 0.1
+    write_png(tmp_path / "sharp.png", sharp)
+    assert main(["synth", str(tmp_path / "sharp.png"), str(tmp_path / "grid.png"), "--grid", "seed=2"]) == 0
+    grid = read_image(tmp_path / "grid.png")
+    assert grid.shape == (2 * 64 + 4, 6 * 80 + 5 * 4, 3)  # 2 rows x (reference + 5 severities), 4-px gaps
+    report = json.loads((tmp_path / "grid.json").read_text())
+    stats = report["stats"]
+    assert [r["severity"] for r in stats] == [1, 2, 3, 4, 5] and report["seed"] == 2
+    brightness = [r["brightness"] for r in stats]
+    assert all(a > b for a, b in itertools.pairwise(brightness)), brightness
+    for r in stats[:3]:  # little clipping at mild severities: the noise is as modelled
+        assert r["noise_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert "noise_ratio" in capsys.readouterr().out
