@@ -26,5 +26,9 @@ class ChecksumError(LedbenchError):
     """A weights file exists but its sha256 differs from the declared one."""
 
 
+class OutOfMemory(LedbenchError, RuntimeError):
+    """A model ran out of device (or host) memory on an input; the message gives the size and the tiling fix."""
+
+
 class InputError(LedbenchError, ValueError):
     """Bad input data: missing folder, corrupt image, mismatched pair, wrong shape, NaNs from a model."""

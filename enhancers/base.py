@@ -12,7 +12,7 @@ import hashlib
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig
-from ledbench.bench.errors import InputError
+from ledbench.bench.errors import InputError, OutOfMemory
 from ledbench.bench.plugin import WeightedPlugin
 from ledbench.bench.weights import load_checkpoint
 
@@ -76,8 +76,13 @@ class Enhancer(WeightedPlugin):
             raise InputError(f"{self.name}: expected a float tensor in [0, 1], got {x.dtype}")
         src_device = x.device
         x = x.float()
-        with torch.no_grad():
-            y = self._enhance(x)
+        try:
+            with torch.no_grad():
+                y = self._enhance(x)
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise OutOfMemory(self._oom_message(x)) from exc
         if tuple(y.shape) != tuple(x.shape):
             raise InputError(f"{self.name}: produced shape {tuple(y.shape)} for input {tuple(x.shape)}")
         if not torch.isfinite(y).all():
@@ -87,8 +92,37 @@ class Enhancer(WeightedPlugin):
 
     __call__ = enhance
 
+    def _oom_message(self, x) -> str:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()  # let the next (smaller) input or tile start from a clean allocator
+        n, _, h, w = x.shape
+        smaller = max(64, self.tile // 2) if self.tile else 512
+        how = (f"set tile={smaller} (`--tile {smaller}` for ledbench enhance: overlapping tiles of that size, moved to "
+               f"the device one at a time; tile and tile_overlap are part of the cache key, and tiling can shift "
+               f"scores slightly)")
+        if n > 1:
+            how += " or batch=1"
+        if self.device.type == "cuda" and not self.amp:
+            how += ", or amp=true (float16 autocast)"
+        tiled = f" with tile={self.tile}" if self.tile else ""
+        return (f"{self.name}: out of memory on {self.device} for a {n} x 3 x {h} x {w} batch "
+                f"({h * w / 1e6:.1f} Mpx per image){tiled}: {how}")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's CUDA/MPS out-of-memory errors and a failed host allocation."""
+    import torch
+
+    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text
 
 
 class NumpyEnhancer(Enhancer):

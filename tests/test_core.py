@@ -373,6 +373,48 @@ def test_run_skips_unavailable_enhancer_with_the_fix(tmp_path):
     assert "nowhere_v1.pth" in out.skipped[0].reason and "ledbench weights" in out.skipped[0].reason
 
 
+def test_out_of_memory_names_the_size_and_the_tiling_fix(tmp_path):
+    """A model that runs out of memory on a large input gives an error with the fix, tiling then works, and a run
+    records the failing image and goes on."""
+    import torch
+
+    from ledbench.bench.errors import OutOfMemory
+    from ledbench.bench.runner import RunConfig, run
+    from ledbench.enhancers.base import TorchEnhancer, is_out_of_memory
+    from ledbench.enhancers.registry import ENHANCERS
+
+    class Brighten(torch.nn.Module):
+        def forward(self, x):
+            if x.shape[-2] * x.shape[-1] > 40 * 40:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return x * 0.5 + 0.25  # pointwise: tiled and whole-image outputs agree exactly
+
+    class MemoryHungry(TorchEnhancer):
+        requires_weights = False  # no learned weights: the runner may create it
+
+        def build_model(self):
+            return Brighten()
+
+    x = torch.rand(2, 3, 64, 48)
+    with pytest.raises(OutOfMemory, match=r"2 x 3 x 64 x 48 batch .*tile=512.*or batch=1"):
+        MemoryHungry(pretrained=False).enhance(x)
+    y = MemoryHungry(pretrained=False, tile=32, tile_overlap=8).enhance(x)
+    torch.testing.assert_close(y, x * 0.5 + 0.25)
+    with pytest.raises(OutOfMemory, match=r"with tile=128: set tile=64"):
+        MemoryHungry(pretrained=False, tile=128).enhance(x)
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+    ENHANCERS.register("memory_hungry_test", MemoryHungry, overwrite=True)
+    cfg = RunConfig(name="t", dataset="tiny_pairs", dataset_args={"size": 48}, out=str(tmp_path / "r"),
+                    enhancers=("identity", "memory_hungry_test"), cache_dir=str(tmp_path / "c"), quiet=True,
+                    device="cpu")
+    out = run(cfg)
+    assert {r.enhancer for r in out.rows} >= {"identity"}
+    failures = [e for e in out.errors if e["enhancer"] == "memory_hungry_test"]
+    assert failures and all("tile=512" in e["error"] for e in failures)
+
+
 def test_run_config_rejects_unknown_key(tmp_path):
     from ledbench.bench.runner import load_run_config
 
@@ -380,7 +422,9 @@ def test_run_config_rejects_unknown_key(tmp_path):
     f.write_text("dataset: tiny_pairs\nenhancer: [identity]\n")
     with pytest.raises(ConfigError, match=r"unknown key 'enhancer' \(did you mean 'enhancers'\?\)"):
         load_run_config(f)
-    assert load_run_config(f.with_name("x.yaml").parent / "r.yaml", {"enhancer": None}) if False else True
+    f.write_text("dataset: tiny_pairs\nenhancers: [identity]\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'tiles' \(did you mean 'tile'\?\)"):
+        load_run_config(f, {"tiles": "512"})  # an override key is checked the same way
 
 
 # -- CLI --------------------------------------------------------------------------------------------------------
