@@ -70,7 +70,8 @@ PER_IMAGE_COLUMNS = [f.name for f in dataclasses.fields(PerImageRow)]
 KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
 
 
-def _csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
+def csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
+    """Rows (dataclasses or dicts) as CSV: floats by ``repr`` (round-trip exact), non-finite as nan/inf/-inf."""
     import csv
 
     buf = io.StringIO()
@@ -89,11 +90,11 @@ def _csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
 
 
 def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:
-    atomic_write_bytes(Path(path), _csv_bytes(rows, RESULT_COLUMNS))
+    atomic_write_bytes(Path(path), csv_bytes(rows, RESULT_COLUMNS))
 
 
 def write_per_image(path: str | Path, rows: Iterable[PerImageRow]) -> None:
-    atomic_write_bytes(Path(path), _csv_bytes(rows, PER_IMAGE_COLUMNS))
+    atomic_write_bytes(Path(path), csv_bytes(rows, PER_IMAGE_COLUMNS))
 
 
 def write_json(path: str | Path, obj: Any) -> None:

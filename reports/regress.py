@@ -209,28 +209,14 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
 
 def update_baseline(run_dir: str | Path, baseline_csv: str | Path) -> str:
     """Write ``run_dir``'s results as the baseline (rows sorted by key, ``run_id`` cleared); returns a summary."""
-    from ledbench.bench.results import RESULT_COLUMNS, read_results
+    from ledbench.bench.results import RESULT_COLUMNS, csv_bytes, read_results
     from ledbench.datasets.io import atomic_write_bytes
 
     df = read_results(run_dir)
     df = df.sort_values(KEY_COLUMNS, kind="stable")
     df["run_id"] = ""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(RESULT_COLUMNS)
-    for rec in df.to_dict("records"):
-        out = []
-        for col in RESULT_COLUMNS:
-            v = rec.get(col, "")
-            if isinstance(v, float):
-                v = repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-            out.append(v)
-        w.writerow(out)
     path = Path(baseline_csv)
     existed = path.is_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    atomic_write_bytes(path, csv_bytes(df.to_dict("records"), RESULT_COLUMNS))
     return f"{'updated' if existed else 'created'} baseline {path} with {len(df)} rows from {run_dir}\n"
