@@ -45,6 +45,7 @@ class RunConfig:
     limit: int = 0
     device: str = "auto"
     batch: int = 1
+    workers: int = 2
     on_error: Literal["skip", "fail"] = "skip"
     seed: int = 0
     skip_unavailable: bool = True
@@ -102,6 +103,39 @@ def _progress(iterable, total: int, desc: str, quiet: bool):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True)
+
+
+def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
+    """Yield ``(key, load(key))`` in order, decoding up to ``2 * workers`` items ahead in background threads.
+
+    Image decoding (PIL, zlib) releases the GIL, so the next images are read while the model runs. A failed read
+    is yielded as the exception (:class:`InputError` / ``OSError``) so the caller records it and goes on.
+    ``workers=0`` reads in the calling thread.
+    """
+    def safe(key):
+        try:
+            return load(key)
+        except (InputError, OSError) as exc:
+            return exc
+
+    if workers <= 0:
+        for key in keys:
+            yield key, safe(key)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    ahead = 2 * workers
+    with ThreadPoolExecutor(workers, thread_name_prefix="ledbench-read") as pool:
+        window: deque = deque()
+        for key in keys:
+            window.append((key, pool.submit(safe, key)))
+            if len(window) > ahead:
+                done_key, fut = window.popleft()
+                yield done_key, fut.result()
+        while window:
+            done_key, fut = window.popleft()
+            yield done_key, fut.result()
 
 
 def dist_info() -> tuple[int, int]:
@@ -291,11 +325,9 @@ class Runner:
             bar.update(len(pending))
             pending.clear()
 
-        for item in todo:
-            try:
-                img = item.load_input()
-            except (InputError, OSError) as exc:
-                self._error(enhancer.name, item, "read", exc)
+        for item, img in prefetch(todo, lambda it: it.load_input(), self.cfg.workers):
+            if isinstance(img, Exception):
+                self._error(enhancer.name, item, "read", img)
                 keys.pop(item.id, None)
                 bar.update(1)
                 continue
@@ -314,21 +346,37 @@ class Runner:
         todo = [iid for iid in images if not self.cache.has_prediction(keys[iid])]
         self.cache.stats["predict_hit"] += len(images) - len(todo)
         batch = max(1, self.cfg.batch)
-        for start in _progress(range(0, len(todo), batch), math.ceil(len(todo) / batch),
-                               f"{task.name} on {label}", self.cfg.quiet):
-            chunk = todo[start:start + batch]
+        bar = _progress(range(len(todo)), len(todo), f"{task.name} on {label}", self.cfg.quiet)
+        chunk: list[tuple[str, np.ndarray]] = []
+
+        def flush():
+            if not chunk:
+                return
             try:
-                results = list(zip(chunk, task.predict([images[iid][1]() for iid in chunk])))
+                results = list(zip([iid for iid, _ in chunk], task.predict([img for _, img in chunk])))
             except (InputError, RuntimeError, ValueError) as exc:
                 results = []
-                for iid in chunk:  # isolate the failing image(s)
+                for iid, img in chunk:  # isolate the failing image(s)
                     try:
-                        results += list(zip([iid], task.predict([images[iid][1]()])))
+                        results += list(zip([iid], task.predict([img])))
                     except (InputError, RuntimeError, ValueError) as exc1:
                         self._error(label, iid, f"predict ({task.name})", exc1 if len(chunk) > 1 else exc)
             for iid, pred in results:
                 self.cache.put_prediction(keys[iid], pred)
             self.cache.stats["predict_computed"] += len(results)
+            bar.update(len(chunk))
+            chunk.clear()
+
+        for iid, img in prefetch(todo, lambda i: images[i][1](), self.cfg.workers):
+            if isinstance(img, Exception):
+                self._error(label, iid, f"predict ({task.name})", img)
+                bar.update(1)
+                continue
+            chunk.append((iid, img))
+            if len(chunk) >= batch:
+                flush()
+        flush()
+        bar.close()
         return keys
 
     # -- the whole run ------------------------------------------------------------------------------------------

@@ -340,6 +340,42 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
     assert len(per_image) == 1 + 3 * 2 * 3
 
 
+@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_prefetch_keeps_order_and_passes_read_errors_through(workers):
+    import threading
+
+    from ledbench.bench.errors import InputError
+    from ledbench.bench.runner import prefetch
+
+    threads = set()
+
+    def load(k):
+        threads.add(threading.current_thread().name)
+        if k == 5:
+            raise InputError("cannot read image '5.png'")
+        return k * k
+
+    got = list(prefetch(list(range(12)), load, workers))
+    assert [k for k, _ in got] == list(range(12))
+    assert [v for k, v in got if k != 5] == [k * k for k in range(12) if k != 5]
+    assert isinstance(got[5][1], InputError)
+    assert all(t.startswith("ledbench-read") for t in threads) == (workers > 0)
+    with pytest.raises(RuntimeError, match="model bug"):  # other errors propagate as before
+        list(prefetch([1, 2], lambda k: (_ for _ in ()).throw(RuntimeError("model bug")), workers))
+
+
+def test_run_results_do_not_depend_on_reader_threads(tmp_path):
+    from ledbench.bench.results import read_results
+
+    bad = tmp_path / "extra"
+    bad.mkdir()
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    serial = _run(tmp_path / "a", dataset_args={"root": str(bad)}, workers=0)
+    threaded = _run(tmp_path / "b", dataset_args={"root": str(bad)}, workers=3, batch=2)
+    assert serial.errors == threaded.errors
+    assert read_results(serial.run_dir)["value"].tolist() == read_results(threaded.run_dir)["value"].tolist()
+
+
 def test_run_skips_corrupt_image_and_records_it(tmp_path):
     from ledbench.bench.errors import InputError
     from ledbench.bench.results import read_results
