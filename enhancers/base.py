@@ -80,8 +80,10 @@ class Enhancer(WeightedPlugin):
             with torch.no_grad():
                 y = self._enhance(x)
         except RuntimeError as exc:
-            if not is_out_of_memory(exc):
-                raise
+            if isinstance(exc, OutOfMemory) or not is_out_of_memory(exc):
+                raise  # already explained (a cascade stage), or not a memory error
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()  # let the next (smaller) input or tile start from a clean allocator
             raise OutOfMemory(self._oom_message(x)) from exc
         if tuple(y.shape) != tuple(x.shape):
             raise InputError(f"{self.name}: produced shape {tuple(y.shape)} for input {tuple(x.shape)}")
@@ -93,10 +95,6 @@ class Enhancer(WeightedPlugin):
     __call__ = enhance
 
     def _oom_message(self, x) -> str:
-        import torch
-
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()  # let the next (smaller) input or tile start from a clean allocator
         n, _, h, w = x.shape
         smaller = max(64, self.tile // 2) if self.tile else 512
         how = (f"set tile={smaller} (`--tile {smaller}` for ledbench enhance: overlapping tiles of that size, moved to "

@@ -438,6 +438,11 @@ def test_out_of_memory_names_the_size_and_the_tiling_fix(tmp_path):
     torch.testing.assert_close(y, x * 0.5 + 0.25)
     with pytest.raises(OutOfMemory, match=r"with tile=128: set tile=64"):
         MemoryHungry(pretrained=False, tile=128).enhance(x)
+    from ledbench.enhancers import create_enhancer
+    from ledbench.enhancers.base import Cascade
+
+    with pytest.raises(OutOfMemory, match=r"^memory_hungry: out of memory"):  # names the stage, not the cascade
+        Cascade([create_enhancer("gamma"), MemoryHungry(name="memory_hungry", pretrained=False)]).enhance(x)
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
 
