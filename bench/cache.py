@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ledbench.bench.config import canonical_json, sha256_text
-from ledbench.datasets.io import atomic_write_bytes, encode_png, read_png_u8
+from ledbench.bench.files import atomic_write_bytes
+from ledbench.bench.imageio import encode_png, read_png_u8
 
 CACHE_FORMAT = 1
 

@@ -109,7 +109,7 @@ def cmd_run(args) -> int:
     print()
     print(console_table(df) if df is not None else "(no results: nothing was scored)")
     report = outcome.run_dir / "report.md"
-    from ledbench.datasets.io import atomic_write_bytes
+    from ledbench.bench.files import atomic_write_bytes
 
     atomic_write_bytes(report, markdown_report(df, outcome).encode())
     if outcome.skipped:
@@ -132,7 +132,7 @@ def cmd_enhance(args) -> int:
     from tqdm.auto import tqdm
 
     from ledbench.bench.errors import InputError
-    from ledbench.datasets.io import from_tensor, is_image_file, read_image, to_tensor, write_png
+    from ledbench.bench.imageio import from_tensor, is_image_file, read_image, to_tensor, write_png
     from ledbench.enhancers import create_enhancer
 
     src, dst = Path(args.input_dir), Path(args.output_dir)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ledbench.datasets.io import atomic_write_bytes
+from ledbench.bench.files import atomic_write_bytes
+from ledbench.bench.files import write_json as write_json  # re-export: runner imports it from here
 
 PROTOCOLS = ("full_reference", "no_reference", "real_gt", "pseudo_gt")
 
@@ -95,10 +95,6 @@ def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:
 
 def write_per_image(path: str | Path, rows: Iterable[PerImageRow]) -> None:
     atomic_write_bytes(Path(path), csv_bytes(rows, PER_IMAGE_COLUMNS))
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(Path(path), (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def read_results(*paths: str | Path):

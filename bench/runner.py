@@ -278,7 +278,7 @@ class Runner:
     # -- stage 1: enhance ---------------------------------------------------------------------------------------
     def enhance_stage(self, enhancer, items: list) -> dict[str, str]:
         """Enhance ``items`` (cache-aware, batched by equal size); returns item id -> enhanced cache key."""
-        from ledbench.datasets.io import from_tensor, to_tensor, to_uint8
+        from ledbench.bench.imageio import from_tensor, to_tensor, to_uint8
 
         identity = enhancer.identity()
         keys: dict[str, str] = {}
@@ -381,9 +381,9 @@ class Runner:
 
     # -- the whole run ------------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
+        from ledbench.bench.device import resolve_device
         from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_everything
         from ledbench.enhancers import create_enhancer
-        from ledbench.enhancers.base import resolve_device
         from ledbench.tasks.metrics import PerImageMetric, create_metric
 
         t0 = time.time()
@@ -582,7 +582,7 @@ class Runner:
         return RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), wall)
 
     def _load_enhanced(self, key: str) -> np.ndarray:
-        from ledbench.datasets.io import from_uint8
+        from ledbench.bench.imageio import from_uint8
 
         return from_uint8(self.cache.get_enhanced(key, count=False))
 
@@ -594,7 +594,7 @@ class Runner:
         """Copy enhanced PNGs to ``root/<enhancer>/<item_id>.png`` (plus ``input``/``reference``) for grids."""
         import shutil
 
-        from ledbench.datasets.io import write_png
+        from ledbench.bench.imageio import write_png
 
         for name, keys in enh_keys.items():
             for iid, key in keys.items():

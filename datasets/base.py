@@ -1,6 +1,6 @@
 """Dataset items and datasets: ids, images (file or array), optional reference, labels, content manifest.
 
-A :class:`Dataset` yields :class:`Item` objects. Images load through :func:`ledbench.datasets.io.read_image`
+A :class:`Dataset` yields :class:`Item` objects. Images load through :func:`ledbench.bench.imageio.read_image`
 (H x W x 3 float32 RGB in [0, 1]). Labels travel with each item under task-kind keys:
 
 - ``"detection"``: ``{"boxes": float N x 4 xyxy pixels, "labels": int N (COCO category ids), "iscrowd": int N}``
@@ -24,7 +24,8 @@ import numpy as np
 
 from ledbench.bench.config import NoConfig, config_hash, sha256_text
 from ledbench.bench.errors import InputError
-from ledbench.datasets.io import array_hash, file_hash, image_size, is_image_file, read_image
+from ledbench.bench.files import array_hash, file_hash
+from ledbench.bench.imageio import image_size, is_image_file, read_image
 
 ImageSource = "Path | np.ndarray | Callable[[], np.ndarray]"
 

@@ -278,7 +278,7 @@ class YoloDetection(Dataset):
     summary = "YOLO-format detection folders (images/<split>, labels/<split>), e.g. coco8; COCO category ids"
 
     def build_items(self) -> list[Item]:
-        from ledbench.datasets.io import image_size
+        from ledbench.bench.imageio import image_size
 
         cfg = self.config
         if cfg.class_map not in ("coco80", "none"):
@@ -342,7 +342,8 @@ def exdark_to_coco(image_root: str | Path, annotation_root: str | Path, out_json
     ``file_name`` is the image path relative to ``image_root``; category ids are COCO ids (:data:`EXDARK_TO_COCO`).
     Unknown class names raise :class:`InputError` naming the file. Writes ``out_json`` atomically if given.
     """
-    from ledbench.datasets.io import image_size, write_json
+    from ledbench.bench.files import write_json
+    from ledbench.bench.imageio import image_size
 
     image_root, annotation_root = Path(image_root), Path(annotation_root)
     files = images if images is not None else list_images(image_root)

@@ -108,7 +108,8 @@ class _DepthLoader:
         self.image, self.depth, self.scale, self.min_depth, self.max_depth = image, depth, scale, min_depth, max_depth
 
     def __call__(self) -> dict[str, np.ndarray]:
-        from ledbench.datasets.io import image_size, read_depth
+        from ledbench.bench.imageio import image_size
+        from ledbench.datasets.io import read_depth
 
         d = read_depth(self.depth, self.scale)
         hw = image_size(self.image)

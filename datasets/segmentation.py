@@ -179,7 +179,8 @@ class _MaskLoader:
         self.image, self.mask, self.label_ids, self.ignore_index = image, mask, label_ids, ignore_index
 
     def __call__(self) -> np.ndarray:
-        from ledbench.datasets.io import image_size, read_label_map
+        from ledbench.bench.imageio import image_size
+        from ledbench.datasets.io import read_label_map
 
         mask = read_label_map(self.mask)
         if self.label_ids:

@@ -64,7 +64,7 @@ def prepare_reference(path: Path, size: int, multiple: int = 16) -> np.ndarray:
     """
     from PIL import Image
 
-    from ledbench.datasets.io import read_image, to_uint8
+    from ledbench.bench.imageio import read_image, to_uint8
 
     img = to_uint8(read_image(path))
     h, w = img.shape[:2]
@@ -150,7 +150,8 @@ class SynthMini(Dataset):
         return items
 
     def _generate(self, folder: Path, keys: list[str], done: dict) -> dict:
-        from ledbench.datasets.io import atomic_write_bytes, encode_png, to_uint8, write_json
+        from ledbench.bench.files import atomic_write_bytes, write_json
+        from ledbench.bench.imageio import encode_png, to_uint8
         from ledbench.datasets.synthesis import synthesize
 
         cfg = self.config
@@ -186,7 +187,7 @@ def _read_complete(folder: Path) -> dict:
 
 
 def _files_ok(folder: Path, key: str, rec: dict) -> bool:
-    from ledbench.datasets.io import file_hash
+    from ledbench.bench.files import file_hash
 
     for sub, field in (("input", "input_sha256"), ("reference", "reference_sha256")):
         path = folder / sub / f"{key}.png"

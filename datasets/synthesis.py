@@ -358,7 +358,7 @@ def _jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
 
     from PIL import Image
 
-    from ledbench.datasets.io import to_uint8
+    from ledbench.bench.imageio import to_uint8
 
     buf = io.BytesIO()
     Image.fromarray(to_uint8(img)).save(buf, format="JPEG", quality=int(quality), subsampling=0)
@@ -388,7 +388,8 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
     import zlib
 
     from ledbench.bench.errors import ConfigError, InputError
-    from ledbench.datasets.io import atomic_write_bytes, is_image_file, read_image, write_png
+    from ledbench.bench.files import atomic_write_bytes
+    from ledbench.bench.imageio import is_image_file, read_image, write_png
 
     overrides = dict(overrides or {})
     valid = {"severity", "seed", "jpeg_quality", "crf", "limit"}
@@ -435,7 +436,7 @@ def severity_grid(sharp: np.ndarray, *, seed: int = 0, severities=(1, 2, 3, 4, 5
 
     Returns ``(uint8 grid, [params per severity])``.
     """
-    from ledbench.datasets.io import to_uint8
+    from ledbench.bench.imageio import to_uint8
 
     h, w = sharp.shape[:2]
     top, bottom, all_params = [sharp], [sharp], []
@@ -487,7 +488,8 @@ def grid_main(image: str | os.PathLike, out_png: str | os.PathLike, overrides: d
     from tabulate import tabulate
 
     from ledbench.bench.errors import ConfigError
-    from ledbench.datasets.io import atomic_write_bytes, read_image, write_png
+    from ledbench.bench.files import atomic_write_bytes
+    from ledbench.bench.imageio import read_image, write_png
 
     unknown = set(overrides or {}) - {"seed"}
     if unknown:

@@ -12,18 +12,10 @@ import hashlib
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig
+from ledbench.bench.device import resolve_device as resolve_device  # re-export: old import path
 from ledbench.bench.errors import InputError, OutOfMemory
 from ledbench.bench.plugin import WeightedPlugin
 from ledbench.bench.weights import load_checkpoint
-
-
-def resolve_device(device: Any = "cpu"):
-    """``"auto"`` -> cuda when available else cpu; anything else is passed to ``torch.device``."""
-    import torch
-
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class Enhancer(WeightedPlugin):

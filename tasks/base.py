@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ledbench.bench.device import resolve_device
 from ledbench.bench.plugin import WeightedPlugin
 
 
@@ -30,8 +31,6 @@ class Task(WeightedPlugin):
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False):
-        from ledbench.enhancers.base import resolve_device
-
         self.device = resolve_device(device)
         self._init_plugin(config, name, tag, weights, download)
         self.setup()
