@@ -36,16 +36,36 @@ def data_dir() -> Path:
     return home() / "datasets"
 
 
-def assets_dir() -> Path | None:
-    """The shared test assets (``$LEDBENCH_ASSETS`` or ``../shared/assets`` beside the checkout), if present."""
+def assets_dirs() -> list[Path]:
+    """Folders searched for test assets, first match wins: ``$LEDBENCH_ASSETS``, the checkout's ``tests/fixtures``
+    (the redistributable files, kept in git), then ``../shared/assets`` beside the checkout or the working directory
+    (left out when ``LEDBENCH_NO_SHARED_ASSETS=1``, to check what a fresh clone runs). Only existing folders."""
     env = os.environ.get("LEDBENCH_ASSETS")
-    candidates = [Path(env)] if env else []
+    candidates = [Path(env).expanduser()] if env else []
     here = Path(__file__).resolve().parent.parent  # checkout root for an editable install
-    candidates += [here.parent / "shared" / "assets", Path.cwd().parent / "shared" / "assets"]
+    candidates.append(here / "tests" / "fixtures")
+    if os.environ.get("LEDBENCH_NO_SHARED_ASSETS", "") in ("", "0"):
+        candidates += [here.parent / "shared" / "assets", Path.cwd().parent / "shared" / "assets"]
+    found: list[Path] = []
     for cand in candidates:
-        if cand.is_dir():
-            return cand
+        if cand.is_dir() and cand.resolve() not in [f.resolve() for f in found]:
+            found.append(cand)
+    return found
+
+
+def find_asset(*parts: str) -> Path | None:
+    """``<folder>/<parts...>`` from the first of :func:`assets_dirs` that has it, else None."""
+    for root in assets_dirs():
+        path = root.joinpath(*parts)
+        if path.exists():
+            return path
     return None
+
+
+def assets_dir() -> Path | None:
+    """The first test-assets folder of :func:`assets_dirs` (use :func:`find_asset` for one file), if any."""
+    dirs = assets_dirs()
+    return dirs[0] if dirs else None
 
 
 def ensure_writable_dir(path: Path, what: str) -> Path:

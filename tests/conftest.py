@@ -1,8 +1,11 @@
-"""Shared test setup: an isolated LEDBENCH_HOME per session, offline flags, one thread, asset lookup."""
+"""Shared test setup: an isolated LEDBENCH_HOME per session, offline flags, one thread, asset lookup and a count of
+the tests skipped for missing assets."""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -10,6 +13,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ["LEDBENCH_OFFLINE"] = "1"
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (asset_files, tiny_dataset)
 
 import pytest  # noqa: E402
 
@@ -35,10 +40,25 @@ def _isolated_home(tmp_path_factory):
 
 @pytest.fixture
 def assets():
-    """The shared assets folder, or skip."""
+    """The first test-assets folder (tests/fixtures in a checkout; see ``ledbench.bench.paths.assets_dirs``), or
+    skip. For one file use ``asset_files.require(...)``, which also looks in the other folders."""
     from ledbench.bench.paths import assets_dir
 
     path = assets_dir()
     if path is None:
-        pytest.skip("../shared/assets not present")
+        pytest.skip("missing asset tests/fixtures (and no $LEDBENCH_ASSETS or ../shared/assets)")
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line: how many tests were skipped because a weight file or asset is absent, and which files."""
+    from asset_files import MISSING
+
+    files = []
+    for rep in terminalreporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        if MISSING in reason:
+            files.append(reason.split(MISSING, 1)[1].split()[0])
+    if files:
+        names = ", ".join(sorted(set(files)))
+        terminalreporter.write_line(f"{len(files)} tests skipped for missing weights/assets: {names}")

@@ -1,8 +1,8 @@
 """Deblurring baselines (MIMO-UNet, MIMO-UNet+, NAFNet, Restormer) against the official-code fixtures.
 
-Independent references: ``../shared/assets/reference/<arch>/`` holds state dicts saved from the OFFICIAL classes
+Independent references: ``tests/fixtures/reference/<arch>/`` holds state dicts saved from the OFFICIAL classes
 (reduced configs, random weights), an input and the official outputs, plus the full-size key/shape layouts
-(``full_*.json``). Every test that needs them skips when the assets folder is absent.
+(``full_*.json``); a test whose file is absent skips with a reason naming it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from asset_files import require
 
 from ledbench.bench.config import build_config
 from ledbench.bench.errors import WeightsUnavailable
-from ledbench.bench.paths import assets_dir
 from ledbench.enhancers import ENHANCERS, create_enhancer, enhancer_availability, enhancer_class, list_enhancers
 
 ATOL = 1e-4
@@ -36,10 +36,7 @@ def _one_thread():
 
 
 def _ref(folder: str):
-    root = assets_dir()
-    d = root / "reference" / folder if root is not None else None
-    if d is None or not (d / "state_dict.pth").is_file():
-        pytest.skip(f"reference fixture {folder!r} not available (../shared/assets or $LEDBENCH_ASSETS)")
+    d = require("reference", folder, "state_dict.pth").parent
     return d, json.loads((d / "meta.json").read_text())
 
 

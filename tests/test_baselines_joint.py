@@ -1,7 +1,7 @@
 """Joint low-light + deblur baselines (LEDNet, DarkIR) and the standard cascade catalog.
 
-Numeric checks use the official-code fixtures in ``../shared/assets/reference/{lednet,darkir}`` (state dicts of
-reduced configs saved from the official classes, input and official outputs; skipped when absent): strict
+Numeric checks use the official-code fixtures in ``tests/fixtures/reference/{lednet,darkir}`` (state dicts of
+reduced configs saved from the official classes, input and official outputs): strict
 ``load_state_dict`` and max |ours - official| <= 1e-4. Full-size layouts are compared key by key, in order, with
 the official ``full_*.json`` files (7,408,893 / 3,321,638 / 12,957,254 parameters).
 """
@@ -14,9 +14,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from asset_files import require
 
 from ledbench.bench.errors import WeightsUnavailable
-from ledbench.bench.paths import assets_dir
 from ledbench.enhancers import create_enhancer, list_enhancers
 from ledbench.enhancers._catalog_cascades import (
     DEBLUR_STAGES,
@@ -42,11 +42,7 @@ def _one_thread(tmp_path, monkeypatch):
 
 
 def _ref(arch: str):
-    root = assets_dir()
-    folder = root / "reference" / arch if root is not None else None
-    if folder is None or not (folder / "state_dict.pth").is_file():
-        pytest.skip(f"reference fixture for {arch} not found (../shared/assets/reference/{arch})")
-    return folder
+    return require("reference", arch, "state_dict.pth").parent
 
 
 def _load(folder, name):
@@ -124,11 +120,7 @@ def _layout(model):
 @pytest.mark.parametrize("arch, file", [("lednet", "full_official.json"), ("darkir", "full_m.json"),
                                         ("darkir", "full_l.json")])
 def test_full_size_layout_matches_official(arch, file):
-    root = assets_dir()
-    path = root / "reference" / arch / file if root is not None else None
-    if path is None or not path.is_file():
-        pytest.skip(f"{arch}/{file} not found")
-    ref = json.loads(path.read_text())
+    ref = json.loads(require("reference", arch, file).read_text())
     if arch == "lednet":
         from ledbench.enhancers.lednet import LEDNet as Net
     else:

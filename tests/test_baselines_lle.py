@@ -2,14 +2,15 @@
 
 Independent references:
 
-- ``../shared/assets/reference/<arch>/``: state dicts saved from the OFFICIAL classes (random, perturbed weights),
+- ``tests/fixtures/reference/<arch>/``: state dicts saved from the OFFICIAL classes (random, perturbed weights),
   an input and the official outputs (``output.npy``, ``output_raw.npy``, extras), the full-size key/shape layouts
   (``full_*.json``) and, in ``real_weights/``, the outputs of the official released checkpoints;
-- ``../shared/assets/weights/``: the released checkpoints themselves (Zero-DCE, Zero-DCE++, SCI, RUAS, IAT);
+- the released checkpoints themselves: SCI and IAT ship in the package; Zero-DCE, Zero-DCE++ and RUAS are not
+  redistributable and are read from ``$LEDBENCH_ASSETS/weights`` or ``../shared/assets/weights``;
 - IAT has no reference folder: ``IAT_OFFICIAL`` below holds values computed by running the official
   ``IAT_enhance/model/IAT_main.py`` @ c7647226 (timm 1.0, torch 2.14, CPU float32) on the real-weights input.
 
-Tests needing the assets skip when the folder is absent; SCI and IAT weights ship inside the package.
+Tests needing a file that is absent skip with a reason naming it (counted in the terminal summary).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from asset_files import require
 
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
-from ledbench.bench.paths import assets_dir
 from ledbench.bench.weights import sha256_file
 from ledbench.enhancers import create_enhancer, enhancer_availability, enhancer_class, list_enhancers
 
@@ -42,19 +43,11 @@ def _one_thread():
 
 
 def _ref(folder: str):
-    root = assets_dir()
-    d = root / "reference" / folder if root is not None else None
-    if d is None or not (d / "state_dict.pth").is_file():
-        pytest.skip(f"reference fixture {folder!r} not available (../shared/assets or $LEDBENCH_ASSETS)")
+    d = require("reference", folder, "state_dict.pth").parent
     return d, json.loads((d / "meta.json").read_text())
 
 
-def _asset(*parts):
-    root = assets_dir()
-    path = root.joinpath(*parts) if root is not None else None
-    if path is None or not path.exists():
-        pytest.skip(f"asset {'/'.join(parts)} not available")
-    return path
+_asset = require
 
 
 def _maxdiff(a, b) -> float:
@@ -127,15 +120,16 @@ def test_ruas_enhance_only_output_for_upe_and_dark(tag):
 
 # -- real official checkpoints ----------------------------------------------------------------------------------------
 
+# rel None: the official file shipped in the package (SCI); the others are not redistributable (fixtures README)
 REAL = [("zero_dce", "Epoch99", "zero_dce/Epoch99.pth"), ("zero_dce_pp", "Epoch99", "zero_dce_pp/Epoch99.pth"),
-        ("sci", "easy", "sci/easy.pt"), ("sci", "medium", "sci/medium.pt"), ("sci", "difficult", "sci/difficult.pt"),
+        ("sci", "easy", None), ("sci", "medium", None), ("sci", "difficult", None),
         ("ruas", "lol", "ruas/lol.pt"), ("ruas", "upe", "ruas/upe.pt"), ("ruas", "dark", "ruas/dark.pt")]
 
 
 @pytest.mark.assets
 @pytest.mark.parametrize("name,tag,rel", REAL, ids=[f"{n}.{t}" for n, t, _ in REAL])
 def test_real_checkpoint_reproduces_official_output(name, tag, rel):
-    path = _asset("weights", rel)
+    path = _asset("weights", rel) if rel else create_enhancer(f"{name}.{tag}").weights_path
     ref_dir = _asset("reference", name, "real_weights")
     enh = create_enhancer(f"{name}.{tag}", weights=str(path))  # loads the file unchanged, strict=True
     assert enh.weights_sha256 == enh.weights_spec.sha256 == json.loads((ref_dir / tag / "weights.json").read_text())[

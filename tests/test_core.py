@@ -531,15 +531,21 @@ def test_registry_loads_entry_point_plugins(monkeypatch):
     assert reg.get("third_party") is json.dumps and reg.entry("third_party").meta == {"plugin": True}
 
 
-def test_weights_cli_imports_official_files_and_enables_them(tmp_path, assets):
+def test_weights_cli_imports_official_files_and_enables_them(tmp_path):
     """`ledbench weights import` copies the real Zero-DCE / Zero-DCE++ / RUAS files (both Zero-DCE releases are
-    called Epoch99.pth: the sha256 tells them apart), after which the enhancers are available and verify passes."""
+    called Epoch99.pth: the sha256 tells them apart), after which the enhancers are available and verify passes.
+    Those files are not redistributable, so this needs ``$LEDBENCH_ASSETS`` or ``../shared/assets``."""
     import os
 
+    from asset_files import require
+
+    for rel in ("zero_dce/Epoch99.pth", "zero_dce_pp/Epoch99.pth", "ruas/lol.pt"):
+        require("weights", *rel.split("/"))
+    weights_dir = require("weights", "zero_dce", "Epoch99.pth").parent.parent
     env = dict(os.environ, LEDBENCH_HOME=str(tmp_path / "home"))
     res = _cli("list", "enhancers", "--filter", "zero_dce*", "-v", env=env)
     assert "weights missing" in res.stdout
-    res = _cli("weights", "import", str(assets / "weights"), env=env)
+    res = _cli("weights", "import", str(weights_dir), env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("imported") >= 3 and "refused" not in res.stdout
     res = _cli("list", "enhancers", "--filter", "zero_dce*", "--exclude", "*+*", "-v", env=env)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from asset_files import require
 
-from ledbench.bench.paths import assets_dir
 from ledbench.tasks.metrics import create_metric
 
 
@@ -267,15 +267,13 @@ def test_yolo_fastest_shipped_and_letterbox_mapping():
 
 
 def _coco8():
-    root = assets_dir()
-    if root is None or not (root / "images" / "coco8").is_dir():
-        pytest.skip("coco8 assets not available")
+    coco8 = require("images", "coco8")
     from PIL import Image
 
     from ledbench.tasks.detection import read_yolo_labels
 
     items = []
-    for img_path in sorted((root / "images" / "coco8" / "images").glob("*/*.jpg")):
+    for img_path in sorted((coco8 / "images").glob("*/*.jpg")):
         img = np.asarray(Image.open(img_path).convert("RGB"), dtype=np.float32) / 255.0
         lab = img_path.parent.parent.parent / "labels" / img_path.parent.name / (img_path.stem + ".txt")
         items.append((img_path.stem, img, read_yolo_labels(lab, img.shape[1], img.shape[0])))

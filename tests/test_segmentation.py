@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from asset_files import require
 
-from ledbench.bench.paths import assets_dir
 from ledbench.tasks.metrics import create_metric
 
 
@@ -122,10 +122,7 @@ def test_shape_mismatch_and_empty():
 @pytest.mark.parametrize("fname,s,classes,dataset", [("espnetv2_s_1.0_city_512x256.pth", 1.0, 20, "city"),
                                                       ("espnetv2_s_2.0_pascal_256x256.pth", 2.0, 21, "pascal")])
 def test_espnetv2_state_dict_keys_match_official(fname, s, classes, dataset):
-    root = assets_dir()
-    keys_file = root / "weights" / "espnetv2_seg" / f"{fname}.keys.txt" if root else None
-    if keys_file is None or not keys_file.is_file():
-        pytest.skip("espnetv2 key listings not available")
+    keys_file = require("weights", "espnetv2_seg", f"{fname}.keys.txt")
     from ledbench.tasks.segmentation import build_espnetv2
 
     model = build_espnetv2(s, classes, dataset)
@@ -138,10 +135,7 @@ def test_espnetv2_state_dict_keys_match_official(fname, s, classes, dataset):
 
 
 def _street_photo():
-    root = assets_dir()
-    path = root / "images" / "lowlight" / "difficult_NPE_89.png" if root else None
-    if path is None or not path.is_file():
-        pytest.skip("street photo asset not available")
+    path = require("images", "lowlight", "difficult_NPE_89.png")
     from PIL import Image
 
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
