@@ -99,7 +99,7 @@ def test_niqe_matches_basicsr_and_pyiqa(seed, which, basicsr, pyiqa):
 
 def test_niqe_params_are_packaged_and_checked():
     from ledbench.bench.weights import find_local, sha256_file
-    from ledbench.tasks.quality_extra import NIQE_PARAMS
+    from ledbench.tasks.niqe import NIQE_PARAMS
 
     path = find_local(NIQE_PARAMS)
     assert path is not None and sha256_file(path) == NIQE_PARAMS.sha256
@@ -110,7 +110,7 @@ def test_niqe_params_are_packaged_and_checked():
 
 
 def test_matlab_imresize_known_values():
-    from ledbench.tasks.quality_extra import matlab_imresize
+    from ledbench.tasks.niqe import matlab_imresize
 
     const = np.full((9, 13), 7.0)
     np.testing.assert_allclose(matlab_imresize(const, 0.5), 7.0, atol=1e-12)
@@ -177,7 +177,7 @@ def test_lpips_without_trunk_weights_fails_fast_with_the_fix(monkeypatch, tmp_pa
 
 def test_lpips_lin_layers_come_from_the_lpips_wheel_with_checksum():
     from ledbench.bench.weights import sha256_file
-    from ledbench.tasks.quality_extra import LPIPS_WEIGHTS, _lin_path
+    from ledbench.tasks.lpips import LPIPS_WEIGHTS, _lin_path
 
     path = _lin_path("vgg", None)
     assert path.name == "vgg.pth" and sha256_file(path) == LPIPS_WEIGHTS["vgg_lin"].sha256
@@ -206,7 +206,7 @@ def test_clip_iqa_with_tiny_random_open_clip(tiny_clip):
     import open_clip
     import torch
 
-    from ledbench.tasks.quality_extra import CLIPIQA
+    from ledbench.tasks.clip_iqa import CLIPIQA
 
     model, path = tiny_clip
     deg, ref = _pair(0, 40, 56)
