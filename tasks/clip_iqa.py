@@ -59,7 +59,7 @@ class CLIPIQA(PerImageMetric):
     """CLIP-IQA style no-reference score: P("Good photo." | image) among the antonym pair. Higher is better."""
 
     Config = CLIPIQAConfig
-    outputs = {"clip_iqa": True}
+    directions = {"clip_iqa": True}
     requires_reference = False
     range = (0.0, 1.0)
     weights_tags = {"vit_b_32_openai": CLIP_WEIGHTS[("ViT-B-32", "openai")]}

@@ -168,7 +168,7 @@ class DepthMetric(PerImageMetric):
     task_kind = "depth"
     suffix: ClassVar[str] = ""
     keys: ClassVar[tuple[str, ...]] = BASE_KEYS
-    outputs = {k: k in _HIGHER for k in BASE_KEYS}
+    directions = {k: k in _HIGHER for k in BASE_KEYS}
     range = (0.0, math.inf)
     summary = "AbsRel, SqRel, RMSE, RMSE-log, delta<1.25^k after per-image alignment (module docstring)"
 
@@ -246,7 +246,7 @@ class DepthMedian(DepthMetric):
 
     Config = DepthMedianConfig
     suffix = "_median"
-    outputs = {k + "_median": k in _HIGHER for k in BASE_KEYS}
+    directions = {k + "_median": k in _HIGHER for k in BASE_KEYS}
 
 
 class DepthNone(DepthMetric):
@@ -254,12 +254,12 @@ class DepthNone(DepthMetric):
 
     Config = DepthNoneConfig
     suffix = "_none"
-    outputs = {k + "_none": k in _HIGHER for k in BASE_KEYS}
+    directions = {k + "_none": k in _HIGHER for k in BASE_KEYS}
 
 
 def _single(base: type[DepthMetric], key: str) -> type[DepthMetric]:
     name = key + base.suffix
-    cls = type(name, (base,), {"keys": (key,), "outputs": {name: key in _HIGHER}, "__module__": __name__,
+    cls = type(name, (base,), {"keys": (key,), "directions": {name: key in _HIGHER}, "__module__": __name__,
                                "__doc__": f"``{name}`` alone (protocol of :class:`{base.__name__}`)."})
     return cls
 

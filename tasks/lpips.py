@@ -149,7 +149,7 @@ class LPIPS(PerImageMetric):
     """LPIPS v0.1 (VGG trunk), inputs scaled to [-1, 1]. Lower is better; see the module docstring."""
 
     Config = LPIPSConfig
-    outputs = {"lpips": False}
+    directions = {"lpips": False}
     range = (0.0, math.inf)
     weights_tags = LPIPS_WEIGHTS  # listed / imported / fetched by `ledbench weights`
     summary = "LPIPS v0.1, VGG-16 trunk (lpips package), RGB in [-1, 1]"
@@ -192,5 +192,5 @@ class LPIPSLEDNet(LPIPS):
     """LPIPS-VGG on BGR-ordered inputs, as LEDNet's metric script computes it. Lower is better."""
 
     Config = LPIPSLEDNetConfig
-    outputs = {"lpips_lednet": False}
+    directions = {"lpips_lednet": False}
     summary = "LPIPS-VGG v0.1 on BGR-read images (LEDNet scripts/calculate_iqa_pair.py quirk)"

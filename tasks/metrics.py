@@ -2,7 +2,7 @@
 
 Contract (modelled on ultralytics' ``update_stats``/``results_dict``): ``update(pred, target, image_id)`` for each
 image, then ``compute() -> dict[str, float]`` and ``per_image() -> dict[image_id, dict[str, float]]``.
-Semantics live on the metric, not in the run: ``outputs`` maps each output name to ``higher_is_better``;
+Semantics live on the metric, not in the run: ``directions`` maps each output name to ``higher_is_better``;
 ``task_kind`` says which predictions it scores; ``requires_reference`` whether it needs a target.
 
     from ledbench.tasks.metrics import create_metric, list_metrics
@@ -20,15 +20,35 @@ from ledbench.tasks.registry import METRICS
 __all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_directions"]
 
 
+class _DirectionsAlias:
+    """``outputs``, the former name of ``directions``: reads and writes go to ``directions`` (class or instance).
+
+    Transitional: delete once no code reads ``.outputs`` (runner, tests)."""
+
+    def __get__(self, obj, owner=None):
+        return (owner if obj is None else obj).directions
+
+    def __set__(self, obj, value):
+        obj.directions = value
+
+
 class Metric:
-    """Base accumulator. ``outputs``: output name -> higher_is_better. ``range``: (lo, hi) of one value."""
+    """Base accumulator. ``directions``: output name -> higher_is_better. ``range``: (lo, hi) of one value."""
 
     Config: ClassVar[type] = NoConfig
-    outputs: ClassVar[dict[str, bool]] = {}
+    directions: ClassVar[dict[str, bool]] = {}
+    outputs = _DirectionsAlias()
     task_kind: ClassVar[str] = "quality"
     requires_reference: ClassVar[bool] = True
     range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     summary: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy = cls.__dict__.get("outputs")
+        if isinstance(legacy, dict):  # a subclass still spelling it ``outputs = {...}``
+            cls.directions = legacy
+            delattr(cls, "outputs")
 
     def __init__(self, config: Any = None, *, name: str | None = None):
         self.config = config if config is not None else self.Config()
@@ -47,7 +67,7 @@ class Metric:
     def stderr(self) -> dict[str, float]:
         """Standard error of the per-image mean for each output (NaN when not defined)."""
         out = {}
-        for key in self.outputs:
+        for key in self.directions:
             vals = [v[key] for v in self._per_image.values() if key in v and math.isfinite(v[key])]
             n = len(vals)
             if n < 2:
@@ -82,7 +102,7 @@ class PerImageMetric(Metric):
     def update(self, pred: Any, target: Any, image_id: str) -> None:
         value = self.score(pred, target)
         if not isinstance(value, dict):
-            (key,) = self.outputs
+            (key,) = self.directions
             value = {key: float(value)}
         self._per_image[str(image_id)] = {k: float(v) for k, v in value.items()}
 
@@ -90,7 +110,7 @@ class PerImageMetric(Metric):
         """Mean over images. NaN scores (undefined for that image) are left out; +-inf propagates (an identical
         image has infinite PSNR, and dropping it would bias the mean)."""
         out = {}
-        for key in self.outputs:
+        for key in self.directions:
             vals = [v[key] for v in self._per_image.values() if key in v and not math.isnan(v[key])]
             out[key] = sum(vals) / len(vals) if vals else math.nan
         return out
@@ -110,4 +130,4 @@ def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str]
 
 def metric_directions(name: str) -> dict[str, bool]:
     """Output name -> higher_is_better for metric ``name`` (imports the metric class)."""
-    return dict(METRICS.get(name).outputs)
+    return dict(METRICS.get(name).directions)

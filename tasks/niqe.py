@@ -145,7 +145,7 @@ class NIQE(PerImageMetric):
     """NIQE, pyiqa-default protocol (Y of YIQ, 96 x 96 blocks). Lower is better; no reference needed."""
 
     Config = NIQEConfig
-    outputs = {"niqe": False}
+    directions = {"niqe": False}
     requires_reference = False
     range = (0.0, math.inf)
     weights_tags = {"pristine_params": NIQE_PARAMS}

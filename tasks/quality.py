@@ -84,7 +84,7 @@ class PSNR(PerImageMetric):
     """Peak signal-to-noise ratio in dB on RGB [0, 1] (``skimage.metrics.peak_signal_noise_ratio``). Higher better."""
 
     Config = PSNRConfig
-    outputs = {"psnr": True}
+    directions = {"psnr": True}
     range = (0.0, float("inf"))
 
     def score(self, pred, target):
@@ -100,7 +100,7 @@ class PSNR(PerImageMetric):
 class PSNRY(PSNR):
     """PSNR on BT.601 luma (0..255 scale, data range 255). Higher is better."""
 
-    outputs = {"psnr_y": True}
+    directions = {"psnr_y": True}
 
     def score(self, pred, target):
         from skimage.metrics import peak_signal_noise_ratio
@@ -116,7 +116,7 @@ class SSIM(PerImageMetric):
     """Structural similarity on RGB [0, 1], Gaussian window (``skimage.metrics.structural_similarity``)."""
 
     Config = SSIMConfig
-    outputs = {"ssim": True}
+    directions = {"ssim": True}
     range = (-1.0, 1.0)
 
     def _ssim(self, p, t, data_range, channel_axis):
@@ -134,7 +134,7 @@ class SSIM(PerImageMetric):
 class SSIMY(SSIM):
     """SSIM on BT.601 luma (0..255 scale, data range 255). Higher is better."""
 
-    outputs = {"ssim_y": True}
+    directions = {"ssim_y": True}
 
     def score(self, pred, target):
         p, t = (rgb_to_y(a) for a in _pair(pred, target))
@@ -154,7 +154,7 @@ def gt_mean_rescale(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 class PSNRGTMean(PSNR):
     """PSNR after GT-mean brightness rescaling (see the module docstring). Higher is better."""
 
-    outputs = {"psnr_gtmean": True}
+    directions = {"psnr_gtmean": True}
 
     def score(self, pred, target):
         p, t = _pair(pred, target)
@@ -164,7 +164,7 @@ class PSNRGTMean(PSNR):
 class SSIMGTMean(SSIM):
     """SSIM (RGB, Gaussian window) after GT-mean brightness rescaling. Higher is better."""
 
-    outputs = {"ssim_gtmean": True}
+    directions = {"ssim_gtmean": True}
 
     def score(self, pred, target):
         p, t = _pair(pred, target)
@@ -236,7 +236,7 @@ class SSIMLEDNet(PerImageMetric):
     """SSIM as LEDNet's official metric script computes it (pyiqa default, BGR quirk); see the module docstring."""
 
     Config = SSIMLEDNetConfig
-    outputs = {"ssim_lednet": True}
+    directions = {"ssim_lednet": True}
     range = (0.0, 1.0)
     summary = "SSIM, LEDNet protocol: pyiqa default (Y of YIQ, 255, valid 11x11 Gaussian) on BGR-read images"
 
@@ -250,5 +250,5 @@ class SSIMPyiqa(SSIMLEDNet):
     """pyiqa's default SSIM on correctly ordered RGB (Y of YIQ at 255, 'valid' 11 x 11 Gaussian). Higher is better."""
 
     Config = SSIMPyiqaConfig
-    outputs = {"ssim_pyiqa": True}
+    directions = {"ssim_pyiqa": True}
     summary = "SSIM, pyiqa default: Y of YIQ at 255 (rounded), 11x11 Gaussian, valid filtering, no downsampling"
