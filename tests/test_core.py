@@ -223,30 +223,56 @@ def test_deconvolution_sharpens_motion_blur():
 
 # -- metrics ----------------------------------------------------------------------------------------------------
 
-def test_psnr_ssim_equal_scikit_image():
-    from skimage.color import rgb2ycbcr
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+def _wang_ssim(x: np.ndarray, y: np.ndarray, data_range: float) -> float:
+    """SSIM as Wang et al. 2004 define it (their ``ssim_index.m``): an 11 x 11 Gaussian window (sigma 1.5, weights
+    summing to 1) slid over every position where it fits inside the image ('valid'), weighted means / variances /
+    covariance per window, K1 = 0.01, K2 = 0.03, mean of the map. Written here with explicit windows, independently
+    of scikit-image's filter-then-crop code that the metric calls."""
+    from numpy.lib.stride_tricks import sliding_window_view
 
+    t = np.arange(-5, 6, dtype=np.float64)
+    g = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * 1.5 ** 2))
+    g /= g.sum()
+    wx, wy = sliding_window_view(x, (11, 11)), sliding_window_view(y, (11, 11))
+    mx, my = (wx * g).sum((-1, -2)), (wy * g).sum((-1, -2))
+    vx = (wx ** 2 * g).sum((-1, -2)) - mx ** 2
+    vy = (wy ** 2 * g).sum((-1, -2)) - my ** 2
+    cxy = (wx * wy * g).sum((-1, -2)) - mx * my
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return float((((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))).mean())
+
+
+def _score(name, pred, ref):
     from ledbench.tasks.metrics import create_metric
 
+    m = create_metric(name)
+    m.update(pred, ref, "a")
+    return m.compute()[name]
+
+
+def test_psnr_ssim_match_independent_references():
+    """psnr / ssim / psnr_y / ssim_y against formulas written in the test (MSE by hand, Wang et al.'s windowed SSIM,
+    BT.601 luma by hand), not against the library call the metrics make."""
     rng = np.random.default_rng(3)
     ref = rng.random((40, 48, 3))
     pred = np.clip(ref + 0.1 * rng.standard_normal(ref.shape), 0, 1)
-    vals = {}
-    for name in ("psnr", "ssim", "psnr_y", "ssim_y"):
-        m = create_metric(name)
-        m.update(pred, ref, "a")
-        vals[name] = m.compute()[name]
-    assert vals["psnr"] == pytest.approx(peak_signal_noise_ratio(ref, pred, data_range=1.0), abs=1e-10)
-    # independent: MSE by hand
-    assert vals["psnr"] == pytest.approx(10 * np.log10(1.0 / np.mean((ref - pred) ** 2)), abs=1e-10)
-    assert vals["ssim"] == pytest.approx(structural_similarity(ref, pred, data_range=1.0, channel_axis=2,
-                                                               gaussian_weights=True, sigma=1.5,
-                                                               use_sample_covariance=False), abs=1e-10)
-    yr, yp = rgb2ycbcr(ref)[..., 0], rgb2ycbcr(pred)[..., 0]
-    assert vals["psnr_y"] == pytest.approx(peak_signal_noise_ratio(yr, yp, data_range=255.0), abs=1e-8)
-    assert vals["ssim_y"] == pytest.approx(structural_similarity(yr, yp, data_range=255.0, gaussian_weights=True,
-                                                                 sigma=1.5, use_sample_covariance=False), abs=1e-8)
+    assert _score("psnr", pred, ref) == pytest.approx(10 * np.log10(1.0 / np.mean((ref - pred) ** 2)), abs=1e-10)
+    wang = np.mean([_wang_ssim(pred[..., c], ref[..., c], 1.0) for c in range(3)])  # RGB: mean over channels
+    assert _score("ssim", pred, ref) == pytest.approx(wang, abs=1e-10)
+    luma = lambda im: 16.0 + im @ np.array([65.481, 128.553, 24.966])  # BT.601 studio range, 0..255 scale
+    yr, yp = luma(ref), luma(pred)
+    assert _score("psnr_y", pred, ref) == pytest.approx(10 * np.log10(255.0 ** 2 / np.mean((yr - yp) ** 2)), abs=1e-8)
+    assert _score("ssim_y", pred, ref) == pytest.approx(_wang_ssim(yp, yr, 255.0), abs=1e-8)
+    assert 0.5 < wang < 0.99 and _score("ssim", ref, ref) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_of_constant_images_is_the_closed_form():
+    """Two flat images a and b: every window has zero variance, so SSIM = (2ab + C1) / (a^2 + b^2 + C1) exactly."""
+    a, b = 0.2, 0.4
+    c1 = (0.01 * 1.0) ** 2
+    got = _score("ssim", np.full((16, 16, 3), b), np.full((16, 16, 3), a))
+    assert got == pytest.approx((2 * a * b + c1) / (a * a + b * b + c1), abs=1e-9)  # 0.80010 (not 1 - |a-b|)
+    assert _score("psnr", np.full((8, 8, 3), b), np.full((8, 8, 3), a)) == pytest.approx(-20 * np.log10(0.2))
 
 
 def test_metric_accumulator_mean_and_stderr():
@@ -296,9 +322,10 @@ def _run(tmp_path, **kw):
 
 def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
     from ledbench.bench.results import RESULT_COLUMNS, read_results
-    from ledbench.datasets.io import to_uint8
     from ledbench.enhancers import create_enhancer
 
+    # quantisation written here with numpy (round half to even, as PNG writers of float images do), not the code's
+    quantise = lambda x: np.rint(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
     first = _run(tmp_path)
     assert first.cache_stats.get("enhance_computed") == 9 and not first.cache_stats.get("enhance_hit")
     df = read_results(first.run_dir)
@@ -312,7 +339,7 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
     ds = create_dataset("tiny_pairs")
     vals = []
     for item in ds:
-        out = to_uint8(item.load_input()).astype(np.float32) / np.float32(255)  # the cached, quantised output
+        out = quantise(item.load_input()).astype(np.float32) / np.float32(255)  # the cached PNG read back (float32)
         err = out.astype(np.float64) - item.load_reference().astype(np.float64)
         vals.append(10 * np.log10(1 / np.mean(err ** 2)))
     got = df[(df.enhancer == "identity") & (df.metric == "psnr")]["value"].item()
@@ -321,7 +348,7 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
     import torch
 
     enh = create_enhancer("gamma")
-    fresh = to_uint8(enh.enhance(torch.from_numpy(ds[0].load_input()).permute(2, 0, 1)[None])[0]
+    fresh = quantise(enh.enhance(torch.from_numpy(ds[0].load_input()).permute(2, 0, 1)[None])[0]
                      .permute(1, 2, 0).numpy())
     from ledbench.bench.cache import Cache, enhanced_key
 
@@ -608,8 +635,8 @@ def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
                     tasks=("seg_brightness_test",), out=str(tmp_path / "r"), cache_dir=str(tmp_path / "c"),
                     quiet=True, device="cpu", batch=4)
     out = run(cfg)
-    failed = [(e["enhancer"], e["item"], e["stage"]) for e in out.errors]
-    assert failed == [("identity", "odd", "predict (seg_brightness_test)")], out.errors
+    failed = [(e["enhancer"], e["item"], e["stage"], e["task"]) for e in out.errors]
+    assert failed == [("identity", "odd", "predict", "seg_brightness_test")], out.errors
     df = read_results(out.run_dir)
     row = df[(df.enhancer == "identity") & (df.metric == "miou") & (df.protocol == "pseudo_gt")]
     assert row["n_images"].item() == 3 and row["n_images_total"].item() == 4

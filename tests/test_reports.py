@@ -1,8 +1,8 @@
 """Reports: golden tables, merge rules, plots, grids, HTML (headless Chromium) and regression checks.
 
 Fixture: tests/data/report_runs/seed{0,1} (written by make_fixture.py there). Golden files: tests/golden/reports_*;
-regenerate with ``LEDBENCH_UPDATE_GOLDEN=1 pytest tests/test_reports.py`` after an intended change and review the
-diff.
+regenerate with ``LEDBENCH_UPDATE_GOLDEN=1 pytest tests/test_reports.py -k golden`` after an intended change (those
+tests then fail on purpose), review the diff and rerun without the variable.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,10 +32,15 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def _golden(name: str, text: str) -> None:
+    """Compare with the golden file. ``LEDBENCH_UPDATE_GOLDEN=1`` rewrites it instead and fails the test, so an
+    update never passes in the run that wrote it: review the diff, then rerun without the variable."""
     path = GOLDEN / name
     if os.environ.get("LEDBENCH_UPDATE_GOLDEN"):
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        pytest.fail(f"{'unchanged' if old == text else 'rewrote'} {path} (update mode never passes; review the diff "
+                    f"and rerun without LEDBENCH_UPDATE_GOLDEN)")
     assert path.is_file(), f"missing golden file {path}; run with LEDBENCH_UPDATE_GOLDEN=1 once and review it"
     assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
 
@@ -63,6 +69,19 @@ def test_golden_single_run(fmt):
 @pytest.mark.parametrize("fmt", ["md", "tex", "csv"])
 def test_golden_two_seeds(fmt):
     _golden(f"reports_two_seeds.{fmt}", tables.format_table(tables.merge_runs(SEED0, SEED1), fmt=fmt))
+
+
+def test_golden_helper_fails_on_a_changed_file_and_in_update_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.delenv("LEDBENCH_UPDATE_GOLDEN", raising=False)
+    (tmp_path / "t.md").write_text("| a |\n", encoding="utf-8")
+    _golden("t.md", "| a |\n")
+    with pytest.raises(AssertionError, match="differs"):
+        _golden("t.md", "| b |\n")
+    monkeypatch.setenv("LEDBENCH_UPDATE_GOLDEN", "1")
+    with pytest.raises(pytest.fail.Exception, match="rewrote"):
+        _golden("t.md", "| b |\n")
+    assert (tmp_path / "t.md").read_text(encoding="utf-8") == "| b |\n"
 
 
 def test_merged_values_are_mean_and_stderr_over_runs():
