@@ -7,15 +7,19 @@ returns the same shape, dtype and range. Each enhancer converts to and from its 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import math
+import os
+import weakref
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig
 from ledbench.bench.device import resolve_device as resolve_device  # re-export: old import path
-from ledbench.bench.errors import InputError, OutOfMemory
+from ledbench.bench.errors import ConfigError, InputError, OutOfMemory, WeightsUnavailable
 from ledbench.bench.plugin import WeightedPlugin
-from ledbench.bench.weights import load_checkpoint
+from ledbench.bench.weights import load_checkpoint, load_state_dict_checked
 
 
 class Enhancer(WeightedPlugin):
@@ -32,12 +36,13 @@ class Enhancer(WeightedPlugin):
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False,
-                 tile: int = 0, tile_overlap: int = 32, amp: bool = False, pretrained: bool = True,
+                 tile: int | str = 0, tile_overlap: int = 32, amp: bool | str = False, pretrained: bool = True,
                  trust_weights: bool = False):
         self.device = resolve_device(device)
-        self.tile = int(tile)
+        self.tile = parse_tile(tile)
         self.tile_overlap = int(tile_overlap)
-        self.amp = bool(amp)
+        self.amp = parse_amp(amp)
+        self.channels_last = False  # TorchEnhancer.use_channels_last() turns it on
         self.pretrained = pretrained
         # full unpickling of a checkpoint (files that store Python objects); only for files you trust
         self.trust_weights = trust_weights or type(self).trust_weights
@@ -52,9 +57,17 @@ class Enhancer(WeightedPlugin):
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
-        """Everything that determines the output: name, config, weights digest, tiling / AMP options."""
-        return {**super().identity(), "tile": self.tile, "tile_overlap": self.tile_overlap if self.tile else 0,
-                "amp": self.amp and self.device.type == "cuda"}
+        """Everything that determines the output: name, config, weights digest, tiling / AMP options.
+
+        ``amp`` is True for float16 autocast (the historical key) or ``"bfloat16"``; ``tile_blend`` and
+        ``channels_last`` appear only when in use, so untiled fp32 identities (the default run) are unchanged."""
+        ident = {**super().identity(), "tile": self.tile, "tile_overlap": self.tile_overlap if self.tile else 0,
+                 "amp": self.amp if self.device.type == "cuda" else False}
+        if self.tile:
+            ident["tile_blend"] = "crop"  # tiled_apply keeps each window's core (see docs/tiling.md)
+        if getattr(self, "channels_last", False):
+            ident["channels_last"] = True
+        return ident
 
     # -- public call --------------------------------------------------------------------------------------------
     def enhance(self, x):
@@ -88,7 +101,8 @@ class Enhancer(WeightedPlugin):
 
     def _oom_message(self, x) -> str:
         n, _, h, w = x.shape
-        smaller = max(64, self.tile // 2) if self.tile else 512
+        tile = self.tile if isinstance(self.tile, int) else getattr(self, "_tile_used", 0)
+        smaller = max(64, tile // 2) if tile else 512
         how = (f"set tile={smaller} (`--tile {smaller}` for ledbench enhance: overlapping tiles of that size, moved to "
                f"the device one at a time; tile and tile_overlap are part of the cache key, and tiling can shift "
                f"scores slightly)")
@@ -96,7 +110,7 @@ class Enhancer(WeightedPlugin):
             how += " or batch=1"
         if self.device.type == "cuda" and not self.amp:
             how += ", or amp=true (float16 autocast)"
-        tiled = f" with tile={self.tile}" if self.tile else ""
+        tiled = f" with tile={self.tile}" if self.tile == "auto" else (f" with tile={tile}" if tile else "")
         return (f"{self.name}: out of memory on {self.device} for a {n} x 3 x {h} x {w} batch "
                 f"({h * w / 1e6:.1f} Mpx per image){tiled}: {how}")
 
@@ -143,6 +157,8 @@ class TorchEnhancer(Enhancer):
     input_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     pad_multiple: ClassVar[int] = 1
     pad_mode: ClassVar[str] = "reflect"
+    #: run CPU inference with subnormal floats flushed to zero (see :func:`flush_denormal`)
+    flush_denormal: ClassVar[bool] = True
 
     def build_model(self):
         raise NotImplementedError
@@ -155,14 +171,24 @@ class TorchEnhancer(Enhancer):
         self.model = self.build_model()
         if self.weights_path is not None:
             state = load_checkpoint(self.weights_path, self.weights_spec, trust=self.trust_weights)
-            self.load_state_dict(state)
+            try:
+                self.load_state_dict(state)
+            except RuntimeError as exc:  # a subclass's own strict load: one line, not torch's key dump
+                if "Error(s) in loading state_dict" not in str(exc):
+                    raise
+                load_state_dict_checked(self.model, state, source=self.weights_path,
+                                        arch=f"{self.name} ({type(self.model).__name__})")
+                raise WeightsUnavailable(f"{str(self.weights_path)!r} does not fit {self.name}: "
+                                         f"{' '.join(str(exc).split())[:300]}") from None
         self.model.eval().to(self.device)
         for p in self.model.parameters():
             p.requires_grad_(False)
 
     def load_state_dict(self, state: dict) -> None:
-        """Load an official state dict with ``strict=True`` (override to drop training-only keys)."""
-        self.model.load_state_dict(state, strict=True)
+        """Load an official state dict with ``strict=True`` (override to drop training-only keys); a key or shape
+        mismatch is one line naming the file, the architecture and the first differing keys."""
+        load_state_dict_checked(self.model, state, source=self.weights_path,
+                                arch=f"{self.name} ({type(self.model).__name__})")
 
     # -- pre/post-processing ------------------------------------------------------------------------------------
     def _to_model_range(self, x):
@@ -183,54 +209,284 @@ class TorchEnhancer(Enhancer):
             if ph or pw:
                 mode = self.pad_mode if self.pad_mode != "reflect" or (ph < h and pw < w) else "replicate"
                 x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        if self.channels_last:
+            import torch
+
+            x = x.contiguous(memory_format=torch.channels_last)
         y = self.forward(self._to_model_range(x))
         return self._from_model_range(y[..., :h, :w])
 
-    def _enhance(self, x):
+    def use_channels_last(self, on: bool = True) -> TorchEnhancer:
+        """Run the model in channels_last memory format (faster convolutions on recent GPUs); returns ``self``."""
         import torch
 
-        autocast = (torch.autocast(device_type="cuda", dtype=torch.float16)
-                    if self.amp and self.device.type == "cuda" else _nullcontext())
-        with autocast:
-            if self.tile and max(x.shape[-2:]) > self.tile:
+        self.channels_last = bool(on)
+        self.model.to(memory_format=torch.channels_last if on else torch.contiguous_format)
+        return self
+
+    def _autocast(self):
+        import torch
+
+        if self.amp and self.device.type == "cuda":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if self.amp == "bfloat16" else torch.float16)
+        return contextlib.nullcontext()
+
+    def _enhance(self, x):
+        with flush_denormal(self.flush_denormal and self.device.type == "cpu"), self._autocast():
+            tile = self._tile_for(x)
+            if tile and max(x.shape[-2:]) > tile:
                 return tiled_apply(lambda t: self._run_padded(t.to(self.device)).float().cpu(), x.cpu(),
-                                   self.tile, self.tile_overlap).to(x.device)
+                                   tile, self.tile_overlap).to(x.device)
             return self._run_padded(x.to(self.device)).float()
 
+    # -- tile=auto ----------------------------------------------------------------------------------------------
+    def _tile_for(self, x) -> int:
+        """The tile size for ``x``: ``self.tile``, or for ``tile="auto"`` the one :func:`auto_tile` picks."""
+        if self.tile != "auto":
+            return self.tile
+        n, _, h, w = x.shape
+        if getattr(self, "_bytes_per_pixel", None) is None:
+            self._bytes_per_pixel = self._probe_bytes_per_pixel()
+        self._tile_used = auto_tile(n, h, w, self._bytes_per_pixel, memory_budget(self.device),
+                                    overlap=self.tile_overlap, multiple=self.pad_multiple)
+        return self._tile_used
 
-class _nullcontext:
+    def _probe_bytes_per_pixel(self, side: int = 256) -> float:
+        """Peak bytes the model allocates per input pixel, measured on one ``side`` x ``side`` probe image."""
+        import torch
+
+        m = max(1, self.pad_multiple)
+        side = -(-side // m) * m
+        probe = torch.full((1, 3, side, side), 0.5, device=self.device)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            base = torch.cuda.memory_allocated(self.device)
+            self._run_padded(probe)
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device) - base
+        else:
+            with TensorMemoryTracker(self.device.type) as tracker:
+                self._run_padded(probe)
+            peak = tracker.peak
+        return max(peak, 1) / (side * side)
+
+
+def parse_tile(tile: int | str) -> int | str:
+    """``tile`` option: 0 (whole image), a window size in pixels, or ``"auto"`` (size from a memory budget)."""
+    if isinstance(tile, str) and tile.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(tile)
+    except (TypeError, ValueError):
+        raise ConfigError(f"tile={tile!r}: use 0 (whole image), a window size in pixels, or auto") from None
+    if value < 0:
+        raise ConfigError(f"tile={tile!r}: use 0 (whole image), a window size in pixels, or auto")
+    return value
+
+
+def parse_amp(amp: bool | str) -> bool | str:
+    """``amp`` option: False, True / ``"float16"`` (float16 autocast on CUDA) or ``"bfloat16"``."""
+    if isinstance(amp, str):
+        key = amp.strip().lower()
+        if key in ("", "0", "false", "no", "off"):
+            return False
+        if key in ("1", "true", "yes", "on", "fp16", "float16", "half"):
+            return True
+        if key in ("bf16", "bfloat16"):
+            return "bfloat16"
+        raise ConfigError(f"amp={amp!r}: use false, true (float16 autocast on CUDA) or bf16")
+    return bool(amp)
+
+
+def _flush_denormal_is_on() -> bool:
+    import torch
+
+    return float(torch.tensor([1e-40], dtype=torch.float32).mul(1.0)[0]) == 0.0  # subnormal read or made as 0
+
+
+@contextlib.contextmanager
+def flush_denormal(enabled: bool = True):
+    """Treat subnormal floats as zero on this thread for the block (``torch.set_flush_denormal``: x86 FTZ+DAZ).
+
+    Why: the released Zero-DCE, Zero-DCE++ and IAT checkpoints hold thousands of subnormal weights, and x86 CPUs
+    compute with subnormals through a slow microcode path. Flushing them leaves those models' outputs bit-identical
+    (tests/test_tiling.py) and runs them several times faster (benchmarks/bench_denormal.py). The mode is a
+    per-thread CPU flag: it is restored on exit (left on if it was already on), and torch's other intra-op worker
+    threads keep their own flag, so the gain is largest with one thread. No effect where the CPU lacks the flags.
+    """
+    if not enabled:
+        yield
+        return
+    import torch
+
+    was_on = _flush_denormal_is_on()
+    changed = not was_on and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_flush_denormal(False)
+
+
+class TensorMemoryTracker:
+    """Peak bytes of live torch tensors created on ``device_type`` inside the ``with`` block.
+
+    Counts every tensor an aten op returns (one count per storage, released when its last tensor object dies) via
+    ``TorchDispatchMode``; tensors made before the block and kernels' internal scratch buffers are not counted.
+    Used on CPU, where torch keeps no allocator statistics (on CUDA use ``torch.cuda.max_memory_allocated``).
+    """
+
+    def __init__(self, device_type: str = "cpu"):
+        self.device_type = device_type
+        self.current = 0
+        self.peak = 0
+        self._live: dict[int, list[int]] = {}
+        self._mode = None
+
+    def _release(self, key: int) -> None:
+        entry = self._live.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            self.current -= entry[0]
+            del self._live[key]
+
+    def _track(self, t, inputs: set[int]) -> None:
+        if t.device.type != self.device_type:
+            return
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key == 0 or (key in inputs and key not in self._live):
+            return  # a view of (or in-place op on) a tensor made before the block
+        if key in self._live:
+            self._live[key][1] += 1
+        else:
+            self._live[key] = [storage.nbytes(), 1]
+            self.current += storage.nbytes()
+            self.peak = max(self.peak, self.current)
+        weakref.finalize(t, self._release, key)
+
     def __enter__(self):
-        return None
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_leaves
+
+        tracker = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                inputs = {a.untyped_storage().data_ptr() for a in tree_leaves((args, kwargs))
+                          if isinstance(a, torch.Tensor)}
+                for leaf in tree_leaves(out):
+                    if isinstance(leaf, torch.Tensor):
+                        tracker._track(leaf, inputs)
+                return out
+
+        self._mode = _Mode()
+        self._mode.__enter__()
+        return self
 
     def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
         return False
 
 
-def tiled_apply(fn, x, tile: int, overlap: int):
-    """Apply ``fn`` to overlapping ``tile`` x ``tile`` windows of ``x`` (N x C x H x W) and average the overlaps.
+#: default CPU memory budget of ``tile="auto"``: what one window may use (inputs/outputs of the whole image, kept
+#: on the host, come on top); override with ``$LEDBENCH_TILE_BUDGET_MB`` (on CPU and CUDA)
+CPU_TILE_BUDGET_MB = 2048
+#: share of the free CUDA memory (``torch.cuda.mem_get_info``) that ``tile="auto"`` plans to use
+CUDA_FREE_FRACTION = 0.7
+#: margin on the probed bytes per pixel (allocator fragmentation, kernels' scratch buffers)
+AUTO_TILE_SAFETY = 1.5
 
-    Windows are cut on the host and moved one at a time, so images larger than device memory work (the
-    Real-ESRGAN #184 lesson). Tiling changes outputs slightly; the tile settings are part of the cache key.
+
+def memory_budget(device) -> int:
+    """Bytes one tile may use on ``device``: ``$LEDBENCH_TILE_BUDGET_MB``, else 70 % of free CUDA memory, else
+    :data:`CPU_TILE_BUDGET_MB`."""
+    env = os.environ.get("LEDBENCH_TILE_BUDGET_MB", "").strip()
+    if env:
+        try:
+            return int(float(env) * 2**20)
+        except ValueError:
+            raise ConfigError(f"LEDBENCH_TILE_BUDGET_MB={env!r}: expected a number of MiB, e.g. 2048") from None
+    if getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * CUDA_FREE_FRACTION)
+    return CPU_TILE_BUDGET_MB * 2**20
+
+
+def auto_tile(n: int, h: int, w: int, bytes_per_pixel: float, budget: int, *, overlap: int = 32,
+              multiple: int = 1) -> int:
+    """Tile size for an ``n x 3 x h x w`` batch: 0 when the whole batch fits ``budget``, else the largest square
+    window (a multiple of 16 and of ``multiple``, larger than ``2 * overlap``) whose estimated memory fits.
+
+    Assumes memory grows linearly with pixels (convolutions, Restormer-style channel attention); a model with
+    spatial global attention grows faster: give it an explicit ``tile``.
+    """
+    per_pixel = bytes_per_pixel * AUTO_TILE_SAFETY * max(1, n)
+    if per_pixel * h * w <= budget:
+        return 0
+    step = 16 * max(1, multiple) // math.gcd(16, max(1, multiple))
+    side = int(math.sqrt(budget / per_pixel)) // step * step
+    smallest = -(-(2 * overlap + step) // step) * step
+    return max(side, smallest, 64)
+
+
+def _window_starts(size: int, tile: int, stride: int) -> list[int]:
+    starts = list(range(0, max(size - tile, 0) + 1, stride))
+    if starts[-1] + tile < size:
+        starts.append(size - tile)
+    return starts
+
+
+def _window_cores(starts: list[int], tile: int, size: int) -> list[tuple[int, int]]:
+    """Per window, the range ``[lo, hi)`` it writes: neighbours meet in the middle of their overlap."""
+    ends = [min(s + tile, size) for s in starts]
+    cuts = [(starts[i + 1] + ends[i]) // 2 for i in range(len(starts) - 1)]
+    return list(zip([0, *cuts], [*cuts, size]))
+
+
+def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop"):
+    """Apply ``fn`` to overlapping ``tile`` x ``tile`` windows of ``x`` (N x C x H x W) and stitch the results.
+
+    Windows start every ``tile - overlap`` pixels (the last one flush with the border) and are cut from ``x`` and
+    passed to ``fn`` one at a time; results go straight into one preallocated host buffer, so peak memory is that
+    buffer plus one window's work, whatever the image size (the Real-ESRGAN #184 lesson).
+
+    ``blend="crop"`` (used by enhancers): each output pixel comes from one window, neighbours meeting in the middle
+    of their overlap, so every kept pixel lies at least ``overlap // 2`` pixels inside its window. The result then
+    equals the whole-image output exactly for a model whose receptive field reaches at most ``overlap // 2`` pixels
+    (and whose padding to a multiple does not matter, e.g. ``tile`` a multiple of it); models with global context
+    (attention over the whole image, global pooling, image statistics) change (docs/tiling.md). ``blend="mean"``
+    averages all windows covering a pixel (ledbench before 0.2).
     """
     import torch
 
-    n, c, h, w = x.shape
+    if blend not in ("crop", "mean"):
+        raise ConfigError(f"tiled_apply blend={blend!r}: use crop or mean")
+    n, _, h, w = x.shape
     stride = max(1, tile - overlap)
-    ys = list(range(0, max(h - tile, 0) + 1, stride))
-    xs = list(range(0, max(w - tile, 0) + 1, stride))
-    if ys[-1] + tile < h:
-        ys.append(h - tile)
-    if xs[-1] + tile < w:
-        xs.append(w - tile)
-    out = torch.zeros((n, c, h, w), dtype=torch.float32)
-    weight = torch.zeros((1, 1, h, w), dtype=torch.float32)
-    for y0 in ys:
-        for x0 in xs:
-            patch = x[..., y0:y0 + tile, x0:x0 + tile]
-            res = fn(patch)
-            out[..., y0:y0 + patch.shape[-2], x0:x0 + patch.shape[-1]] += res
-            weight[..., y0:y0 + patch.shape[-2], x0:x0 + patch.shape[-1]] += 1
-    return out / weight
+    ys, xs = _window_starts(h, tile, stride), _window_starts(w, tile, stride)
+    out = weight = None
+    if blend == "mean":
+        weight = torch.zeros((1, 1, h, w), dtype=torch.float32)
+    for y0, (ylo, yhi) in zip(ys, _window_cores(ys, tile, h)):
+        for x0, (xlo, xhi) in zip(xs, _window_cores(xs, tile, w)):
+            res = fn(x[..., y0:y0 + tile, x0:x0 + tile])
+            if out is None:
+                out = (torch.empty if blend == "crop" else torch.zeros)((n, res.shape[1], h, w), dtype=torch.float32)
+            if blend == "crop":
+                out[..., ylo:yhi, xlo:xhi] = res[..., ylo - y0:yhi - y0, xlo - x0:xhi - x0]
+            else:
+                out[..., y0:y0 + res.shape[-2], x0:x0 + res.shape[-1]] += res
+                weight[..., y0:y0 + res.shape[-2], x0:x0 + res.shape[-1]] += 1
+            del res
+    return out if blend == "crop" else out.div_(weight)
 
 
 class Cascade(Enhancer):
