@@ -17,6 +17,14 @@ Protocol (one name per variant, stated here the way ultralytics documents ``DetM
 
 Outputs (all higher is better, range [0, 1]): ``map50_95``, ``map50``, ``map75``, ``ar100``. Per-class AP at
 [.5:.95] comes from :meth:`COCODetectionMetric.per_class`; ``per_image()`` runs COCOeval on each image alone.
+
+Sufficient statistics (for the paired bootstrap of :mod:`ledbench.reports.stats`): pycocotools' own per-image
+matching (``COCOeval.evaluate``, area ``all``) gives one row per detection (image, category, score, rank in its
+image, true / false positive at each IoU threshold) and the non-crowd ground-truth count per image and category.
+:meth:`COCODetectionMetric.reduce` re-runs COCOeval's ``accumulate`` + ``summarize`` on any image weighting
+(bootstrap counts, repeated images included), vectorised over resamples; ``compute()`` is ``reduce`` with unit
+weights. A repeated image is the same as that image added again under a new id, except for detections with exactly
+equal scores (pycocotools then orders them by image id, here by original image order).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import numpy as np
 from ledbench.bench.errors import InputError
 from ledbench.tasks.metrics import Metric
 
-__all__ = ["COCODetectionMetric", "coco_eval", "to_coco"]
+__all__ = ["COCODetectionMetric", "coco_eval", "coco_reduce", "to_coco"]
 
 _STAT_INDEX = {"map50_95": 0, "map50": 1, "map75": 2, "map_small": 3, "map_medium": 4, "map_large": 5,
                "ar1": 6, "ar10": 7, "ar100": 8}
@@ -123,6 +131,145 @@ def coco_eval(gt: dict, results: list[dict], img_ids: list[int] | None = None,
     return stats, ev
 
 
+def _coco_params(max_dets: tuple[int, ...]) -> Any:
+    from pycocotools.cocoeval import Params
+
+    p = Params(iouType="bbox")
+    p.maxDets = sorted(int(m) for m in max_dets)
+    return p
+
+
+def coco_match_table(gt: dict, results: list[dict], max_dets: tuple[int, ...] = (1, 10, 100)) -> dict[str, np.ndarray]:
+    """Per-image sufficient statistics of COCO box mAP/AR from pycocotools' own matching (area ``all``).
+
+    Returns arrays (see :func:`coco_reduce`): ``det_image`` (index into ``gt["images"]``), ``det_cat`` (index into
+    ``cat_ids``), ``det_score``, ``det_rank`` (rank by score within its image and category), ``det_tp`` / ``det_fp``
+    (D x T, at each of ``iou_thrs``), ``npig`` (images x categories: non-crowd ground truth), plus the
+    parameters ``cat_ids``, ``iou_thrs``, ``rec_thrs``, ``max_det`` (COCOeval's ``maxDets[2]``, used by every output).
+    Detections are sorted by category, then score (descending), image and rank: the order of COCOeval's
+    ``accumulate`` (stable merge sort over images in id order).
+    """
+    p = _coco_params(max_dets)
+    img_ids = [im["id"] for im in gt["images"]]
+    cat_ids = sorted({c["id"] for c in gt["categories"]})
+    img_pos = {i: n for n, i in enumerate(img_ids)}
+    cat_pos = {c: n for n, c in enumerate(cat_ids)}
+    lo, hi = p.areaRng[0]
+    npig = np.zeros((len(img_ids), len(cat_ids)), dtype=np.int64)
+    for a in gt["annotations"]:  # COCOeval: ignore = iscrowd, or area outside the 'all' range
+        if not a.get("iscrowd", 0) and lo <= a["area"] <= hi:
+            npig[img_pos[a["image_id"]], cat_pos[a["category_id"]]] += 1
+    rows_img, rows_cat, rows_score, rows_rank, rows_tp, rows_fp = [], [], [], [], [], []
+    if results and gt["annotations"]:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_gt = COCO()
+            coco_gt.dataset = gt
+            coco_gt.createIndex()
+            ev = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
+            ev.params.maxDets = list(p.maxDets)
+            ev.params.areaRng, ev.params.areaRngLbl = [p.areaRng[0]], ["all"]
+            ev.evaluate()
+        n_img = len(ev.params.imgIds)
+        for k, cat in enumerate(ev.params.catIds):
+            for i, img in enumerate(ev.params.imgIds):
+                e = ev.evalImgs[k * n_img + i]
+                if e is None or len(e["dtScores"]) == 0:
+                    continue
+                nd = len(e["dtScores"])
+                matched, ign = e["dtMatches"] > 0, e["dtIgnore"].astype(bool)
+                rows_img.append(np.full(nd, img_pos[img]))
+                rows_cat.append(np.full(nd, cat_pos[cat]))
+                rows_score.append(np.asarray(e["dtScores"], dtype=np.float64))
+                rows_rank.append(np.arange(nd))
+                rows_tp.append((matched & ~ign).T)
+                rows_fp.append((~matched & ~ign).T)
+    t = len(p.iouThrs)
+    cat = lambda xs, dt, shape=(0,): np.concatenate(xs).astype(dt) if xs else np.zeros(shape, dtype=dt)  # noqa: E731
+    det_img, det_cat = cat(rows_img, np.int64), cat(rows_cat, np.int64)
+    det_score, det_rank = cat(rows_score, np.float64), cat(rows_rank, np.int64)
+    det_tp, det_fp = cat(rows_tp, bool, (0, t)), cat(rows_fp, bool, (0, t))
+    order = np.lexsort((det_rank, det_img, -det_score, det_cat))
+    return {"det_image": det_img[order], "det_cat": det_cat[order], "det_score": det_score[order],
+            "det_rank": det_rank[order], "det_tp": det_tp[order], "det_fp": det_fp[order], "npig": npig,
+            "cat_ids": np.asarray(cat_ids, dtype=np.int64), "iou_thrs": np.asarray(p.iouThrs, dtype=np.float64),
+            "rec_thrs": np.asarray(p.recThrs, dtype=np.float64), "max_det": np.asarray(p.maxDets[2])}
+
+
+def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 1 << 22) -> dict[str, np.ndarray]:
+    """COCOeval ``accumulate`` + ``summarize`` (area ``all``) on weighted images, vectorised over resamples.
+
+    Args:
+        stats: :func:`coco_match_table` arrays.
+        weights: ``(n_images,)`` or ``(B, n_images)`` non-negative integer counts (a bootstrap resample: how often
+            each image was drawn; ones = the dataset itself).
+        chunk: elements per work block (memory bound).
+
+    Returns ``map50_95``, ``map50``, ``map75``, ``ar100`` as float arrays of shape ``(B,)`` (0-d for 1-D weights),
+    NaN where no category has ground truth. With integer weights every intermediate count is exact, so the numbers
+    equal pycocotools on the resampled dataset (only the TP points of the precision curve can matter for its
+    interpolated envelope, so a repeated detection can be counted with its weight at once).
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    single = w.ndim == 1
+    w = np.atleast_2d(w)
+    n_b = w.shape[0]
+    iou_thrs, rec_thrs = stats["iou_thrs"], stats["rec_thrs"]
+    n_t, n_r = len(iou_thrs), len(rec_thrs)
+    n_k = stats["npig"].shape[1]
+    keep = stats["det_rank"] < int(stats["max_det"])
+    d_img, d_cat = stats["det_image"][keep], stats["det_cat"][keep]
+    d_tp, d_fp = stats["det_tp"][keep], stats["det_fp"][keep]
+    npig = w @ stats["npig"].astype(np.float64)  # B x K, exact integer counts
+    precision = -np.ones((n_b, n_t, n_r, n_k))
+    recall = -np.ones((n_b, n_t, n_k))
+    bounds = np.searchsorted(d_cat, np.arange(n_k + 1))
+    eps = np.spacing(1)
+    for k in range(n_k):
+        rows = np.flatnonzero(npig[:, k] > 0)
+        if rows.size == 0:
+            continue
+        a, b = bounds[k], bounds[k + 1]
+        nd = b - a
+        if nd == 0:  # ground truth but no detection: precision and recall 0
+            precision[rows, :, :, k] = 0.0
+            recall[rows, :, k] = 0.0
+            continue
+        tp_k, fp_k, img_k = d_tp[a:b].T.astype(np.float64), d_fp[a:b].T.astype(np.float64), d_img[a:b]
+        step = max(1, chunk // (n_t * nd))
+        for s in range(0, rows.size, step):
+            r = rows[s:s + step]
+            wd = w[r][:, img_k][:, None, :]  # b x 1 x D
+            tp_sum = np.cumsum(wd * tp_k, axis=-1)  # b x T x D
+            fp_sum = np.cumsum(wd * fp_k, axis=-1)
+            rc = tp_sum / npig[r, k][:, None, None]
+            pr = tp_sum / (fp_sum + tp_sum + eps)
+            recall[r, :, k] = rc[..., -1]
+            env = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1].reshape(-1, nd)
+            # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr
+            bins = np.searchsorted(rec_thrs, rc, side="right").reshape(-1, nd)
+            offs = np.arange(bins.shape[0])[:, None] * (n_r + 1)
+            hist = np.bincount((bins + offs).ravel(), minlength=bins.shape[0] * (n_r + 1)).reshape(-1, n_r + 1)
+            pos = np.cumsum(hist, axis=1)[:, :n_r]
+            q = np.take_along_axis(env, np.minimum(pos, nd - 1), axis=1)
+            q[pos >= nd] = 0.0
+            precision[r, :, :, k] = q.reshape(len(r), n_t, n_r)
+    t50 = np.flatnonzero(iou_thrs == 0.5)
+    t75 = np.flatnonzero(iou_thrs == 0.75)
+
+    def mean_valid(x: np.ndarray) -> float:
+        v = x[x > -1]
+        return float(np.mean(v)) if v.size else math.nan
+
+    out = {"map50_95": np.array([mean_valid(precision[i]) for i in range(n_b)]),
+           "map50": np.array([mean_valid(precision[i][t50]) for i in range(n_b)]),
+           "map75": np.array([mean_valid(precision[i][t75]) for i in range(n_b)]),
+           "ar100": np.array([mean_valid(recall[i]) for i in range(n_b)])}
+    return {k: v[0] if single else v for k, v in out.items()}
+
+
 class COCODetectionMetric(Metric):
     """COCO box mAP@[.5:.95], mAP@.5, mAP@.75 and AR@100 via pycocotools (see module docstring). Higher is better."""
 
@@ -137,6 +284,7 @@ class COCODetectionMetric(Metric):
         self._preds: dict[str, dict] = {}
         self._targets: dict[str, dict] = {}
         self._cache: tuple | None = None
+        self._stats: dict[str, np.ndarray] | None = None
 
     def update(self, pred: Any, target: Any, image_id: str) -> None:
         image_id = str(image_id)
@@ -149,7 +297,7 @@ class COCODetectionMetric(Metric):
             t = {"boxes": t["boxes"][keep], "labels": t["labels"][keep], "iscrowd": t["iscrowd"][keep]}
         self._preds[image_id] = p
         self._targets[image_id] = t
-        self._cache = None
+        self._cache = self._stats = None
 
     @property
     def n_images(self) -> int:
@@ -168,8 +316,23 @@ class COCODetectionMetric(Metric):
         return self._cache
 
     def compute(self) -> dict[str, float]:
-        stats, _, _ = self._evaluate()
-        return {k: float(stats[_STAT_INDEX[k]]) for k in self.outputs}
+        """COCOeval numbers on the whole dataset: :meth:`reduce` of :meth:`sufficient_stats` with unit weights."""
+        stats = self.sufficient_stats()
+        out = self.reduce(stats, np.ones(len(stats["image_ids"])))
+        return {k: float(out[k]) for k in self.outputs}
+
+    def sufficient_stats(self) -> dict[str, np.ndarray]:
+        """Per-image match tables (:func:`coco_match_table`) plus ``image_ids`` (row order of the image axis)."""
+        if self._stats is None:
+            gt, res = to_coco(self._preds, self._targets)
+            self._stats = {"image_ids": np.asarray(list(self._targets), dtype=str),
+                           **coco_match_table(gt, res, tuple(self.config.max_dets))}
+        return self._stats
+
+    @staticmethod
+    def reduce(stats: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Outputs on a weighting of the images (``(n,)`` or ``(B, n)`` counts): :func:`coco_reduce`."""
+        return coco_reduce(stats, weights)
 
     def coco_stats(self) -> dict[str, float]:
         """All twelve COCOeval summary numbers by name (``map_small``, ``ar10`` ...), NaN where undefined."""

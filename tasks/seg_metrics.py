@@ -17,6 +17,10 @@ Outputs (higher is better, range [0, 1]): ``miou``, ``pixel_acc``. Per-class IoU
 :meth:`ConfusionMatrixMetric.per_class` (keys are ``class_names`` when given), also in ``compute()`` as
 ``iou_<name>`` when ``per_class=True``.
 ``per_image()`` scores each image on its own matrix.
+
+Sufficient statistics (for the paired bootstrap of :mod:`ledbench.reports.stats`): the per-image confusion matrices
+(:meth:`ConfusionMatrixMetric.sufficient_stats`); :meth:`ConfusionMatrixMetric.reduce` sums them with any image
+weights and scores the sum, and ``compute()`` is that reduction with unit weights.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class ConfusionMatrixMetric(Metric):
         super().reset()
         self._n = int(self.config.num_classes)
         self.matrix = np.zeros((self._n, self._n + 1), dtype=np.int64)
+        self._image_cms: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _grow(self, n: int) -> None:
         if n <= self._n:
@@ -143,8 +148,51 @@ class ConfusionMatrixMetric(Metric):
             self._grow(top + 1)
         cm = confusion_matrix(p, t, self._n, self.config.ignore_index)
         self.matrix += cm
+        t_idx, p_idx = np.nonzero(cm)  # sparse per-image matrix; the void column is stored as -1
+        self._image_cms[image_id] = (t_idx, np.where(p_idx == self._n, -1, p_idx), cm[t_idx, p_idx])
         s = scores_from_confusion(cm, self.config.average)
         self._per_image[image_id] = {"miou": s["miou"], "pixel_acc": s["pixel_acc"]}
+
+    def sufficient_stats(self) -> dict[str, np.ndarray]:
+        """Per-image confusion matrices, sparse: entry ``j`` adds ``cm_count[j]`` to ``M[cm_target[j], cm_pred[j]]``
+        of image ``cm_image[j]`` (index into ``image_ids``; ``cm_pred == num_classes`` is the void column), plus
+        ``num_classes`` and ``average`` (the mIoU convention) for :meth:`reduce`."""
+        parts = list(self._image_cms.values())
+        img = np.concatenate([np.full(len(p[0]), i) for i, p in enumerate(parts)]) if parts else np.zeros(0)
+        cat = (lambda j: np.concatenate([p[j] for p in parts]) if parts else np.zeros(0))  # noqa: E731
+        pred = cat(1).astype(np.int64)
+        return {"image_ids": np.asarray(list(self._image_cms), dtype=str), "cm_image": img.astype(np.int64),
+                "cm_target": cat(0).astype(np.int64), "cm_pred": np.where(pred < 0, self._n, pred),
+                "cm_count": cat(2).astype(np.int64), "num_classes": np.asarray(self._n),
+                "average": np.asarray(self.config.average)}
+
+    @staticmethod
+    def reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 256) -> dict[str, np.ndarray]:
+        """``miou`` and ``pixel_acc`` of the weighted sum of the per-image matrices (:func:`scores_from_confusion`).
+
+        ``weights``: ``(n,)`` or ``(B, n)`` image counts (a bootstrap resample); returns 0-d or ``(B,)`` arrays.
+        Counts are summed in float64, exact for integers up to 2**53 pixels.
+        """
+        from scipy.sparse import csr_matrix
+
+        w = np.asarray(weights, dtype=np.float64)
+        single = w.ndim == 1
+        w = np.atleast_2d(w)
+        c = int(stats["num_classes"])
+        n_img = len(stats["image_ids"])
+        flat = csr_matrix((stats["cm_count"].astype(np.float64),
+                           (stats["cm_image"], stats["cm_target"] * (c + 1) + stats["cm_pred"])),
+                          shape=(n_img, c * (c + 1)))
+        average = str(stats["average"])
+        out: dict[str, list[float]] = {"miou": [], "pixel_acc": []}
+        for s in range(0, len(w), chunk):
+            summed = np.asarray((flat.T @ w[s:s + chunk].T).T)  # b x C(C+1)
+            for row in summed:
+                sc = scores_from_confusion(row.reshape(c, c + 1), average)
+                out["miou"].append(sc["miou"])
+                out["pixel_acc"].append(sc["pixel_acc"])
+        res = {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        return {k: v[0] if single else v for k, v in res.items()}
 
     def compute(self) -> dict[str, float]:
         s = scores_from_confusion(self.matrix, self.config.average)
