@@ -93,7 +93,6 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from ledbench.bench.runner import default_run_file, load_run_config, run
-    from ledbench.bench.table import console_table, markdown_report
 
     runfile, tokens = _split_runfile(args.args)
     overrides = _overrides(tokens)
@@ -104,14 +103,11 @@ def cmd_run(args) -> int:
     t0 = time.time()
     outcome = run(cfg, log=log)
     from ledbench.bench.results import read_results
+    from ledbench.reports.tables import console_table
 
     df = read_results(outcome.run_dir) if outcome.rows else None
     print()
     print(console_table(df) if df is not None else "(no results: nothing was scored)")
-    report = outcome.run_dir / "report.md"
-    from ledbench.bench.files import atomic_write_bytes
-
-    atomic_write_bytes(report, markdown_report(df, outcome).encode())
     if outcome.skipped:
         print("\nskipped (not available here):")
         for s in outcome.skipped:
@@ -144,12 +140,18 @@ def cmd_enhance(args) -> int:
     files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p))
     if not files:
         raise InputError(f"no images found in {str(src)!r} (looked for .png/.jpg/.bmp/.tif/.webp)")
+    rels = [Path(p.name) if src.is_file() else p.relative_to(src) for p in files]
+    stems = [r.with_suffix("").as_posix() for r in rels]
+    # x.png and x.jpg side by side: outputs x.png.png and x.jpg.png (the item ids of `ledbench run`), never one
+    # overwriting the other
+    outputs = {p: (r.with_suffix(".png") if stems.count(s) == 1 else r.with_name(r.name + ".png"))
+               for p, r, s in zip(files, rels, stems)}
     from ledbench.bench.paths import ensure_writable_dir
 
     ensure_writable_dir(dst, "output directory")
     failed = 0
     for path in tqdm(files, desc=f"enhance {enh.name}", disable=args.quiet):
-        rel = Path(path.name) if src.is_file() else path.relative_to(src)
+        out = outputs[path]
         try:
             x = to_tensor(read_image(path))
             y = enh.enhance(x)
@@ -157,11 +159,11 @@ def cmd_enhance(args) -> int:
             failed += 1
             print(f"ledbench: skipped {path}: {exc}", file=sys.stderr)
             continue
-        write_png(dst / rel.with_suffix(".png"), from_tensor(y))
+        write_png(dst / out, from_tensor(y))
         if args.save_heatmaps:
             from ledbench.enhancers.dap_led import save_heatmaps  # DAP-LED with the CLIP prior only
 
-            save_heatmaps(enh, x, dst / "heatmaps", rel.with_suffix("").as_posix().replace("/", "__"))
+            save_heatmaps(enh, x, dst / "heatmaps", out.with_suffix("").as_posix().replace("/", "__"))
     print(f"wrote {len(files) - failed} image(s) to {dst}" + (f"; {failed} failed" if failed else ""))
     return 1 if failed and failed == len(files) else 0
 
@@ -188,10 +190,10 @@ def cmd_train(args) -> int:
 def cmd_profile(args) -> int:
     import json
 
-    from ledbench.enhancers.dap_led_profile import profile_main
+    from ledbench.bench.profile import format_table, profile_many
 
-    result = profile_main(args.enhancer, _overrides(args.overrides))
-    print(json.dumps(result, indent=2, default=str))
+    rows = profile_many(args.enhancer, _overrides(args.overrides))
+    print(json.dumps(rows, indent=2, default=str) if args.json else format_table(rows))
     return 0
 
 
@@ -379,7 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("regress", help="exit 1 when a run is worse than a baseline", formatter_class=fmt,
-                       epilog="example:\n  ledbench regress runs/default --baseline ci/baseline.csv --tol psnr=0.05")
+                       epilog="exit codes:\n  0  pass (no metric worse beyond its tolerance)\n"
+                              "  1  regression: a metric worse, a baseline row missing, or the dataset changed\n"
+                              "  2  the check could not be made: not a results file (empty, binary, a report or "
+                              "per-image CSV),\n     unknown --tol metric, bad option\n"
+                              "example:\n  ledbench regress runs/default --baseline ci/baseline.csv --tol psnr=0.05")
     s.add_argument("run_dir")
     s.add_argument("--baseline", required=True)
     s.add_argument("--tol", action="append", metavar="metric=value")
@@ -394,10 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target", nargs="?", help="name pattern (fetch/verify/list) or folder (import)")
     s.set_defaults(func=cmd_weights)
 
-    s = sub.add_parser("profile", help="params, GMACs, latency, peak memory of an enhancer", formatter_class=fmt,
-                       epilog="example:\n  ledbench profile dap_led preset=base size=256")
-    s.add_argument("enhancer")
-    s.add_argument("overrides", nargs="*", metavar="key=value")
+    s = sub.add_parser("profile", help="params, GMACs, latency, peak memory of enhancers", formatter_class=fmt,
+                       epilog="examples:\n  ledbench profile restormer,nafnet size=256,512\n"
+                              "  ledbench profile dap_led preset=base size=256 --json")
+    s.add_argument("enhancer", help="enhancer name(s), comma-separated")
+    s.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="size=N|HxW[,...] batch repeats warmup device threads weights random_init, or config keys")
+    s.add_argument("--json", action="store_true", help="print the measurements as JSON")
     s.set_defaults(func=cmd_profile)
     return p
 

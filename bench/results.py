@@ -97,6 +97,20 @@ def write_per_image(path: str | Path, rows: Iterable[PerImageRow]) -> None:
     atomic_write_bytes(Path(path), csv_bytes(rows, PER_IMAGE_COLUMNS))
 
 
+def results_frame(data: bytes, source: str = ""):
+    """A results CSV (bytes) as a typed pandas DataFrame with a ``source`` column (see :func:`read_results`)."""
+    import pandas as pd
+
+    df = pd.read_csv(io.BytesIO(data), dtype={"weights_sha256": str, "enhancer_config_hash": str,
+                                              "task_config_hash": str, "dataset_manifest_hash": str, "run_id": str},
+                     keep_default_na=False, na_values={"value": ["nan"], "stderr": ["nan"]})
+    df["source"] = source
+    df["value"] = df["value"].astype(float)
+    df["stderr"] = pd.to_numeric(df["stderr"], errors="coerce")
+    df["higher_is_better"] = df["higher_is_better"].astype(str).str.lower().isin(["true", "1"])
+    return df
+
+
 def read_results(*paths: str | Path):
     """Read ``results.csv`` files or run directories into one pandas DataFrame with typed columns."""
     import pandas as pd
@@ -109,16 +123,8 @@ def read_results(*paths: str | Path):
             from ledbench.bench.errors import InputError
 
             raise InputError(f"no results file at {str(f)!r}; pass a run directory written by `ledbench run`")
-        df = pd.read_csv(f, dtype={"weights_sha256": str, "enhancer_config_hash": str, "task_config_hash": str,
-                                   "dataset_manifest_hash": str, "run_id": str}, keep_default_na=False,
-                         na_values={"value": ["nan"], "stderr": ["nan"]})
-        df["source"] = str(p)
-        frames.append(df)
-    df = pd.concat(frames, ignore_index=True)
-    df["value"] = df["value"].astype(float)
-    df["stderr"] = pd.to_numeric(df["stderr"], errors="coerce")
-    df["higher_is_better"] = df["higher_is_better"].astype(str).str.lower().isin(["true", "1"])
-    return df
+        frames.append(results_frame(f.read_bytes(), source=str(p)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def read_per_image(run_dir: str | Path):

@@ -1,9 +1,19 @@
-"""The benchmark runner: enhance -> predict -> score -> store, as separate, cached, restartable stages.
+"""The benchmark runner: enhance -> predict -> score -> store, each a stage over independent, cached units.
 
-Work is organised as (item, stage) units. Each enhance unit (enhancer, item) and predict unit (task, image) is
-cached content-addressed (:mod:`ledbench.bench.cache`), so a crashed run resumes where it stopped and a re-run is
-served from the cache. Under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) each rank computes the units of its share of
-the items; after a barrier rank 0 scores everything (all cache hits) and writes the run directory.
+:class:`Runner` resolves the run (dataset, enhancers, tasks, metrics), then drives the stages:
+
+1. enhance (:class:`ledbench.bench.stages.StageRunner`): one unit per (enhancer, image);
+2. predict: one unit per (task, image the task runs on), including the sharp reference (the ``reference`` row);
+3. score (:mod:`ledbench.bench.scoring`): one unit per (enhancer, task, protocol, image);
+4. store: ``results.csv``, ``per_image.csv``, ``manifest.json``, ``dataset_manifest.json`` and ``report.md`` are
+   written into a temporary sibling folder and swapped in, so a reader never sees a mix of two runs.
+
+Every cache key is a pure function of identities and content hashes, so under ``torchrun`` (``RANK`` /
+``WORLD_SIZE`` set) each rank computes only its share of the images (:func:`shard_items`), scores its per-image
+units, and after a barrier rank 0 builds every unit from the keys (all cache hits) and writes the run directory; no
+rank repeats another's work. With ``on_error=skip`` a unit that raises any ``Exception`` is recorded (stage,
+enhancer, image, task, metric, message) and everything else goes on; with ``on_error=fail`` the run stops at the
+first failure with one line, and every finished unit stays cached.
 
 Floor and ceiling: the ``identity`` enhancer is the degraded input as is; the pseudo-enhancer ``reference`` is the
 sharp reference (downstream tasks only).
@@ -14,129 +24,39 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any
 
-import numpy as np
-
-from ledbench.bench.cache import Cache, enhanced_key, prediction_key, score_key
-from ledbench.bench.config import build_config, config_hash, config_to_dict
+from ledbench.bench.cache import Cache, prediction_key
+from ledbench.bench.config import config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable
+from ledbench.bench.files import atomic_write_bytes, write_json
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
-from ledbench.bench.results import PerImageRow, ResultRow, write_json, write_per_image, write_results
+from ledbench.bench.results import PER_IMAGE_COLUMNS, RESULT_COLUMNS, PerImageRow, ResultRow, csv_bytes
+from ledbench.bench.run_config import RunConfig, default_run_file, load_run_config
+from ledbench.bench.scoring import (
+    QUALITY,
+    REFERENCE,
+    ScoreGroup,
+    ScoreUnit,
+    SourceLoader,
+    downstream_units,
+    metric_directions_of,
+    quality_units,
+    reference_image_key,
+    score_stage,
+)
+from ledbench.bench.stages import Handoff, StageRunner, enhanced_keys, prefetch, progress_bar
 
-REFERENCE = "reference"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Keys of a run file / ``key=value`` overrides (see ``ledbench run --help``)."""
-
-    name: str = "default"
-    dataset: str = "synth_mini"
-    dataset_args: dict = field(default_factory=dict)
-    enhancers: tuple[str, ...] = ("identity",)
-    tasks: tuple[str, ...] = ("quality",)
-    metrics: tuple[str, ...] = ("psnr", "ssim")
-    task_metrics: dict = field(default_factory=dict)
-    out: str = ""
-    limit: int = 0
-    device: str = "auto"
-    batch: int = 1
-    workers: int = 2
-    on_error: Literal["skip", "fail"] = "skip"
-    seed: int = 0
-    skip_unavailable: bool = True
-    include_reference: bool = True
-    download: bool = False
-    tile: int = 0
-    tile_overlap: int = 32
-    amp: bool = False
-    cache_dir: str = ""
-    quiet: bool = False
-    save_images: bool = False
-    description: str = ""
-    version: int = 1
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out) if self.out else Path("runs") / self.name
+__all__ = ["RunConfig", "RunOutcome", "Runner", "Skipped", "run", "load_run_config", "default_run_file",
+           "shard_items", "dist_info", "init_distributed", "prefetch", "REFERENCE"]
 
 
-def load_run_config(path: str | os.PathLike | None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Read a YAML run file (flat keys of :class:`RunConfig`; ``include: other.yaml`` merges a base file first)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = _read_yaml(Path(path))
-    data.update(overrides or {})
-    return build_config(RunConfig, data, owner="run")
-
-
-def _read_yaml(path: Path, depth: int = 0) -> dict[str, Any]:
-    import yaml
-
-    if not path.is_file():
-        raise ConfigError(f"run file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"run file {str(path)!r} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"run file {str(path)!r} must be a mapping of keys to values")
-    inc = data.pop("include", None)
-    if inc and depth < 5:
-        base = _read_yaml((path.parent / inc).resolve(), depth + 1)
-        base.update(data)
-        data = base
-    return data
-
-
-def default_run_file() -> Path:
-    return Path(__file__).resolve().parent / "runs" / "default.yaml"
-
-
-# -- helpers ----------------------------------------------------------------------------------------------------
-
-def _progress(iterable, total: int, desc: str, quiet: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True)
-
-
-def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
-    """Yield ``(key, load(key))`` in order, decoding up to ``2 * workers`` items ahead in background threads.
-
-    Image decoding (PIL, zlib) releases the GIL, so the next images are read while the model runs. A failed read
-    is yielded as the exception (:class:`InputError` / ``OSError``) so the caller records it and goes on.
-    ``workers=0`` reads in the calling thread.
-    """
-    def safe(key):
-        try:
-            return load(key)
-        except (InputError, OSError) as exc:
-            return exc
-
-    if workers <= 0:
-        for key in keys:
-            yield key, safe(key)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    ahead = 2 * workers
-    with ThreadPoolExecutor(workers, thread_name_prefix="ledbench-read") as pool:
-        window: deque = deque()
-        for key in keys:
-            window.append((key, pool.submit(safe, key)))
-            if len(window) > ahead:
-                done_key, fut = window.popleft()
-                yield done_key, fut.result()
-        while window:
-            done_key, fut = window.popleft()
-            yield done_key, fut.result()
-
+# -- distributed helpers ----------------------------------------------------------------------------------------
 
 def dist_info() -> tuple[int, int]:
     """(rank, world_size) from the torchrun environment; (0, 1) otherwise."""
@@ -170,15 +90,26 @@ def _barrier() -> None:
         pass
 
 
-def _expand(names: tuple[str, ...], lister: Callable[..., list[str]]) -> list[str]:
-    out: list[str] = []
-    for n in names:
-        if any(ch in n for ch in "*?["):
-            out.extend(lister(n))
-        else:
-            out.append(n)
-    return list(dict.fromkeys(out))
+def shard_items(items: list, rank: int, world: int, sizes: list[int] | None = None) -> list:
+    """This rank's share of ``items``: a pure function of the list, so every rank agrees without talking.
 
+    With ``sizes`` (pixels per item) the items are balanced greedily by size (largest first onto the least loaded
+    rank, ties by rank), else dealt round-robin. The share keeps the dataset order.
+    """
+    if world <= 1:
+        return list(items)
+    if sizes is None:
+        return list(items[rank::world])
+    load = [0] * world
+    owner = [0] * len(items)
+    for i in sorted(range(len(items)), key=lambda i: (-sizes[i], i)):
+        r = min(range(world), key=lambda r: (load[r], r))
+        owner[i] = r
+        load[r] += sizes[i]
+    return [it for it, r in zip(items, owner) if r == rank]
+
+
+# -- outcome ----------------------------------------------------------------------------------------------------
 
 @dataclass
 class Skipped:
@@ -195,6 +126,23 @@ class RunOutcome:
     errors: list[dict[str, str]]
     cache_stats: dict[str, int]
     wall_time_s: float
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _expand(names: tuple[str, ...], lister: Callable[..., list[str]]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        n = str(n).strip()
+        if not n:
+            continue
+        if any(ch in n for ch in "*?["):
+            found = lister(n)
+            if not found:
+                raise ConfigError(f"the pattern {n!r} matches no registered name")
+            out.extend(found)
+        else:
+            out.append(n)
+    return list(dict.fromkeys(out))
 
 
 class Runner:
@@ -208,6 +156,8 @@ class Runner:
         self.cache = Cache(ensure_writable_dir(root, "cache directory"))
         self.skipped: list[Skipped] = []
         self.errors: list[dict[str, str]] = []
+        self._items_by_id: dict[str, Any] = {}
+        self._skipped_metrics: set[str] = set()
 
     # -- resolution ---------------------------------------------------------------------------------------------
     def _dataset(self):
@@ -216,29 +166,23 @@ class Runner:
         args = dict(self.cfg.dataset_args)
         if self.cfg.limit:
             args["limit"] = self.cfg.limit
-        try:
-            return create_dataset(self.cfg.dataset, **args)
-        except ConfigError as exc:
-            if "limit" in str(exc) and "limit" in args:  # a dataset without a limit field: cut the list here
-                args.pop("limit")
-                ds = create_dataset(self.cfg.dataset, **args)
-                ds._items = ds.items[: self.cfg.limit]
-                return ds
-            raise
+        return create_dataset(self.cfg.dataset, **args)
+
+    def _skip_or_raise(self, kind: str, name: str, why: str) -> None:
+        if not self.cfg.skip_unavailable:
+            raise WeightsUnavailable(why)
+        self.skipped.append(Skipped(kind, name, why))
 
     def _enhancer_names(self) -> list[str]:
         from ledbench.enhancers import enhancer_availability, list_enhancers
 
-        names = _expand(self.cfg.enhancers, list_enhancers)
         ok = []
-        for name in names:
+        for name in _expand(self.cfg.enhancers, list_enhancers):
             available, why = enhancer_availability(name)
             if available:
                 ok.append(name)
-            elif self.cfg.skip_unavailable:
-                self.skipped.append(Skipped("enhancer", name, why))
             else:
-                raise WeightsUnavailable(why)
+                self._skip_or_raise("enhancer", name, why)
         return ok
 
     def _tasks(self, device) -> list[Any]:
@@ -248,329 +192,187 @@ class Runner:
         for name in _expand(self.cfg.tasks, list_tasks):
             available, why = task_availability(name)
             if not available:
-                if not self.cfg.skip_unavailable:
-                    raise WeightsUnavailable(why)
-                self.skipped.append(Skipped("task", name, why))
+                self._skip_or_raise("task", name, why)
                 continue
             try:
                 tasks.append(create_task(name, device=device, download=self.cfg.download))
             except WeightsUnavailable as exc:
-                if not self.cfg.skip_unavailable:
-                    raise
-                self.skipped.append(Skipped("task", name, str(exc)))
+                self._skip_or_raise("task", name, str(exc))
         return tasks
 
-    def _metrics_for(self, task) -> list[str]:
-        if task.kind == "quality":
+    def _metric_names(self, task) -> list[str]:
+        if task.kind == QUALITY:
             return list(self.cfg.metrics)
         return list(self.cfg.task_metrics.get(task.name, task.default_metrics))
 
-    def _error(self, enhancer: str, item, stage: str, exc: Exception) -> None:
-        """Apply the ``on_error`` policy to a failed unit: raise (``fail``) or record and go on (``skip``)."""
-        where = item.describe() if hasattr(item, "describe") else str(item)
-        item_id = getattr(item, "id", str(item))
-        msg = f"{stage} failed for {enhancer} on {where}: {exc}"
+    def _check_metrics(self, tasks: list[Any]) -> None:
+        """Unknown metric names, or a metric of another task kind, are errors before any model runs."""
+        from ledbench.tasks import list_tasks
+        from ledbench.tasks.metrics import METRICS, list_metrics
+
+        requested = set(_expand(self.cfg.tasks, list_tasks))
+        for key in self.cfg.task_metrics:
+            if key not in requested:
+                raise ConfigError(f"task_metrics names task {key!r}, which is not in tasks={list(self.cfg.tasks)}")
+        for task in tasks:
+            for mname in self._metric_names(task):
+                try:
+                    kind = getattr(METRICS.get(mname), "task_kind", QUALITY)
+                except LedbenchError:  # not a metric name: maybe one of a metric's outputs (map50 of coco_map)
+                    owners = [m for m in list_metrics() if mname in metric_directions_of(METRICS.get(m))]
+                    if not owners:
+                        raise
+                    raise ConfigError(f"{mname!r} is an output of the metric {owners[0]!r}, not a metric name; "
+                                      f"request {owners[0]!r} (it reports "
+                                      f"{', '.join(metric_directions_of(METRICS.get(owners[0])))})") from None
+                if kind != task.kind:
+                    valid = [m for m in list_metrics() if getattr(METRICS.get(m), "task_kind", None) == task.kind]
+                    where = "metrics" if task.kind == QUALITY else f"task_metrics[{task.name}]"
+                    raise ConfigError(f"{where}: {mname!r} is a {kind} metric, not a {task.kind} one; "
+                                      f"valid here: {', '.join(valid)}")
+
+    def _make_metrics(self, task, protocol: str) -> list[Any]:
+        from ledbench.tasks.metrics import create_metric
+
+        out = []
+        for mname in self._metric_names(task):
+            if mname in self._skipped_metrics:
+                continue
+            try:
+                metric = create_metric(mname)
+            except WeightsUnavailable as exc:
+                self._skipped_metrics.add(mname)
+                self._skip_or_raise("metric", mname, str(exc))
+                continue
+            needs_ref = bool(getattr(metric, "requires_reference", True))
+            if protocol == "no_reference" and needs_ref or protocol == "full_reference" and not needs_ref:
+                continue
+            out.append(metric)
+        return out
+
+    # -- error policy -------------------------------------------------------------------------------------------
+    def _describe(self, image_id: str) -> str:
+        item = self._items_by_id.get(image_id)
+        return item.describe() if item is not None else str(image_id)
+
+    def _record(self, stage: str, enhancer: str, image_id: str, exc: BaseException, *, task: str = "",
+                metric: str = "") -> None:
+        """Apply ``on_error``: raise one line (``fail``) or record the failed unit and go on (``skip``)."""
+        what = f"{stage} failed for {enhancer}" + (f" / {task}" if task else "") + (f" / {metric}" if metric else "")
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not isinstance(exc, (LedbenchError, OSError)):
+            text = f"{type(exc).__name__}: {text}"
+        msg = f"{what} on {self._describe(image_id)}: {text}"
         if self.cfg.on_error == "fail":
-            raise InputError(msg + " (set on_error=skip to record and continue)") from None
-        self.errors.append({"enhancer": enhancer, "item": item_id, "stage": stage, "error": str(exc)})
+            raise InputError(msg + " (set on_error=skip to record failed units and continue)") from None
+        self.errors.append({"stage": stage, "enhancer": enhancer, "item": image_id, "task": task, "metric": metric,
+                            "error": text})
         self.log(f"warning: {msg}; skipped")
 
-    # -- stage 1: enhance ---------------------------------------------------------------------------------------
-    def enhance_stage(self, enhancer, items: list) -> dict[str, str]:
-        """Enhance ``items`` (cache-aware, batched by equal size); returns item id -> enhanced cache key."""
-        from ledbench.bench.imageio import from_tensor, to_tensor, to_uint8
+    def _stage_error(self, stage: str, who: str, image_id: str, exc: BaseException) -> None:
+        if stage == "predict":  # who = "task on enhancer"
+            task, _, enhancer = who.partition(" on ")
+            self._record(stage, enhancer, image_id, exc, task=task)
+        else:
+            self._record(stage, who, image_id, exc)
 
-        identity = enhancer.identity()
-        keys: dict[str, str] = {}
-        todo = []
-        for item in items:
-            try:
-                key = enhanced_key(identity, item.input_hash())
-            except (InputError, OSError) as exc:
-                self._error(enhancer.name, item, "read", exc)
-                continue
-            keys[item.id] = key
-            if self.cache.has_enhanced(key):
-                self.cache.stats["enhance_hit"] += 1
-            else:
-                todo.append(item)
-        batch = max(1, self.cfg.batch)
-        bar = _progress(range(len(todo)), len(todo), f"enhance {enhancer.name}", self.cfg.quiet)
-        pending: list[tuple[Any, np.ndarray]] = []
-
-        def flush():
-            if not pending:
-                return
-            import torch
-
-            x = torch.cat([to_tensor(img) for _, img in pending])
-            try:
-                y = enhancer.enhance(x)
-            except (InputError, RuntimeError, ValueError) as exc:
-                if len(pending) > 1:  # retry one by one to isolate the failing item
-                    for it, img in pending:
-                        try:
-                            yi = enhancer.enhance(to_tensor(img))
-                            self.cache.put_enhanced(keys[it.id], to_uint8(from_tensor(yi)))
-                        except (InputError, RuntimeError, ValueError) as exc1:
-                            self._error(enhancer.name, it, "enhance", exc1)
-                            keys.pop(it.id, None)
-                else:
-                    self._error(enhancer.name, pending[0][0], "enhance", exc)
-                    keys.pop(pending[0][0].id, None)
-            else:
-                for (it, _), yi in zip(pending, y):
-                    self.cache.put_enhanced(keys[it.id], to_uint8(from_tensor(yi)))
-            self.cache.stats["enhance_computed"] += len(pending)
-            bar.update(len(pending))
-            pending.clear()
-
-        for item, img in prefetch(todo, lambda it: it.load_input(), self.cfg.workers):
-            if isinstance(img, Exception):
-                self._error(enhancer.name, item, "read", img)
-                keys.pop(item.id, None)
-                bar.update(1)
-                continue
-            if pending and (len(pending) >= batch or pending[0][1].shape != img.shape):
-                flush()
-            pending.append((item, img))
-        flush()
-        bar.close()
-        return keys
-
-    # -- stage 2: predict ---------------------------------------------------------------------------------------
-    def predict_stage(self, task, images: dict[str, tuple[str, Callable[[], np.ndarray]]], label: str) -> dict:
-        """Run ``task`` on images given as id -> (image key, loader); returns id -> prediction key."""
-        identity = task.identity()
-        keys = {iid: prediction_key(identity, ikey) for iid, (ikey, _) in images.items()}
-        todo = [iid for iid in images if not self.cache.has_prediction(keys[iid])]
-        self.cache.stats["predict_hit"] += len(images) - len(todo)
-        batch = max(1, self.cfg.batch)
-        bar = _progress(range(len(todo)), len(todo), f"{task.name} on {label}", self.cfg.quiet)
-        chunk: list[tuple[str, np.ndarray]] = []
-
-        def flush():
-            if not chunk:
-                return
-            try:
-                results = list(zip([iid for iid, _ in chunk], task.predict([img for _, img in chunk])))
-            except (InputError, RuntimeError, ValueError) as exc:
-                results = []
-                for iid, img in chunk:  # isolate the failing image(s)
-                    try:
-                        results += list(zip([iid], task.predict([img])))
-                    except (InputError, RuntimeError, ValueError) as exc1:
-                        self._error(label, iid, f"predict ({task.name})", exc1 if len(chunk) > 1 else exc)
-            for iid, pred in results:
-                self.cache.put_prediction(keys[iid], pred)
-            self.cache.stats["predict_computed"] += len(results)
-            bar.update(len(chunk))
-            chunk.clear()
-
-        for iid, img in prefetch(todo, lambda i: images[i][1](), self.cfg.workers):
-            if isinstance(img, Exception):
-                self._error(label, iid, f"predict ({task.name})", img)
-                bar.update(1)
-                continue
-            chunk.append((iid, img))
-            if len(chunk) >= batch:
-                flush()
-        flush()
-        bar.close()
-        return keys
+    def _score_error(self, unit: ScoreUnit, metric: str, exc: BaseException) -> bool:
+        """Record a failed score unit; True (drop the metric) for a metric whose weights turned out missing."""
+        if isinstance(exc, WeightsUnavailable) and metric:  # a metric that loads its weights on first use
+            if metric not in self._skipped_metrics:
+                self._skipped_metrics.add(metric)
+                self._skip_or_raise("metric", metric, str(exc))
+            return True
+        self._record("score", unit.group.enhancer, unit.image_id, exc, task=unit.group.task, metric=metric)
+        return False
 
     # -- the whole run ------------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        from ledbench.bench.device import resolve_device
+        from ledbench.bench.device import check_device
         from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_everything
         from ledbench.enhancers import create_enhancer
-        from ledbench.tasks.metrics import PerImageMetric, create_metric
 
         t0 = time.time()
         cfg = self.cfg
         run_dir = cfg.run_dir
         if self.rank == 0:
-            ensure_writable_dir(run_dir, "run directory")
+            ensure_writable_dir(run_dir.parent if not run_dir.exists() else run_dir, "run directory")
         seeds = seed_everything(cfg.seed)
         dataset = self._dataset()
         items = dataset.items
         if not items:
             raise InputError(f"dataset {cfg.dataset!r} has no items")
-        shard = items[self.rank::self.world]
+        self._items_by_id = by_id = {it.id: it for it in items}
+        shard = shard_items(items, self.rank, self.world)
         self.log(f"dataset {dataset.name} ({dataset.split}): {len(items)} images"
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
-        manifest_rows = dataset.manifest()
-        manifest_hash = self._manifest_hash = dataset.manifest_hash()
-        device = init_distributed(resolve_device(cfg.device))
+        manifest_hash = dataset.manifest_hash()
+        device = init_distributed(check_device(cfg.device, notice=self.log))
         enhancer_names = self._enhancer_names()
         tasks = self._tasks(device)
+        self._check_metrics(tasks)
+        downstream = [t for t in tasks if t.kind != QUALITY]
+        stages = StageRunner(self.cache, batch=cfg.batch, workers=cfg.workers, quiet=cfg.quiet,
+                             on_error=self._stage_error, handoff=Handoff())
 
-        # stage 1 + 2 on this rank's shard: enhance each item, run each task on each enhanced image
+        # stage 1: enhance this rank's share
         enhancers: dict[str, Any] = {}
-        enh_keys: dict[str, dict[str, str]] = {}
+        all_keys: dict[str, dict[str, str]] = {}   # enhancer -> image id -> enhanced key (every image)
+        done: dict[str, dict[str, str]] = {}       # enhancer -> image id -> enhanced key (this rank, succeeded)
         for name in enhancer_names:
             try:
                 enh = create_enhancer(name, device=device, download=cfg.download, tile=cfg.tile,
                                       tile_overlap=cfg.tile_overlap, amp=cfg.amp)
-            except (WeightsUnavailable, LedbenchError) as exc:
-                if not cfg.skip_unavailable:
-                    raise
-                self.skipped.append(Skipped("enhancer", name, str(exc)))
+            except LedbenchError as exc:
+                self._skip_or_raise("enhancer", name, str(exc))
                 continue
             enhancers[name] = enh
-            enh_keys[name] = self.enhance_stage(enh, shard)
-        downstream = [t for t in tasks if t.kind != "quality"]
-        paired_ids = {it.id for it in shard if it.paired}
+            all_keys[name] = enhanced_keys(enh.identity(), items if self.rank == 0 else shard,
+                                           lambda *a: self._stage_error(*a), name)
+            shard_keys = {it.id: all_keys[name][it.id] for it in shard if it.id in all_keys[name]}
+            done[name] = stages.enhance(enh, shard, shard_keys)
+
+        # stage 2: predict on this rank's share (enhanced images, then the sharp references)
+        self._ref_keys = self._reference_keys(items if self.rank == 0 else shard)
+        shard_refs = {it.id: self._ref_keys[it.id] for it in shard if it.id in self._ref_keys}
         for task in downstream:
-            for name, keys in enh_keys.items():
-                self.predict_stage(task, self._enhanced_images(keys), name)
+            for name, keys in done.items():
+                stages.predict(task, {iid: (k, lambda k=k: stages.load_enhanced(k)) for iid, k in keys.items()},
+                               name)
             if cfg.include_reference:
-                refs = {it.id: ("ref:" + it.reference_hash(), it.load_reference) for it in shard
-                        if it.id in paired_ids}
-                self.predict_stage(task, refs, REFERENCE)
-        _barrier()
-        if self.rank != 0:
-            return RunOutcome(run_dir, [], self.skipped, self.errors, dict(self.cache.stats), time.time() - t0)
+                stages.predict(task, {iid: (k, by_id[iid].load_reference) for iid, k in shard_refs.items()},
+                               REFERENCE)
 
-        # rank 0: the other ranks' units are in the cache now; collect keys for all items
+        # stage 3: score. Every rank scores its own units (per-image scores land in the cache); rank 0 then scores
+        # every unit of the run, served from the cache for the other ranks' images.
+        loader = SourceLoader(self.cache, by_id, memory=stages.handoff)
+        self._tasks_by_name = {t.name: t for t in tasks}
         if self.world > 1:
-            for name, enh in enhancers.items():
-                enh_keys[name] = self.enhance_stage(enh, items)
-            for task in downstream:
-                for name, keys in enh_keys.items():
-                    self.predict_stage(task, self._enhanced_images(keys), name)
-
-        # stage 3: score
+            units = self._units(done, tasks, shard, manifest_hash, stages.handoff)
+            score_stage(units, self._group_metrics, self.cache, loader, self._score_error, lambda g, m: None)
+            self._write_rank_errors(run_dir)
+            _barrier()
+            if self.rank != 0:
+                return RunOutcome(run_dir, [], self.skipped, self.errors, dict(self.cache.stats), time.time() - t0)
+            self._merge_rank_errors(run_dir)
+            done = {n: {iid: k for iid, k in keys.items() if self.cache.has_enhanced(k)}
+                    for n, keys in all_keys.items()}
+        units = self._units(done, tasks, items, manifest_hash, stages.handoff)
         rows: list[ResultRow] = []
         per_image: list[PerImageRow] = []
-        by_id = {it.id: it for it in items}
-        n_total = len(items)
-
-        metric_skipped: set[str] = set()
-
-        def make_metrics(metric_names, protocol):
-            out = []
-            for mname in metric_names:
-                if mname in metric_skipped:
-                    continue
-                try:
-                    metric = create_metric(mname)
-                except WeightsUnavailable as exc:
-                    if not cfg.skip_unavailable:
-                        raise
-                    metric_skipped.add(mname)
-                    self.skipped.append(Skipped("metric", mname, str(exc)))
-                    continue
-                if protocol == "no_reference" and metric.requires_reference:
-                    continue
-                if protocol == "full_reference" and not metric.requires_reference:
-                    continue
-                out.append(metric)
-            return out
-
-        def emit(enh_name, enh_hash, weights_sha, task, protocol, metric_names, pairs):
-            """Score every unit of ``pairs()`` with all metrics in one pass.
-
-            ``pairs()`` yields ``(image id, prediction key, target key, loader)``; ``loader()`` returns
-            ``(prediction, target)``. Per-image scores are cached under (metric, prediction key, target key), so a
-            re-run loads nothing it has already scored.
-            """
-            metrics = make_metrics(metric_names, protocol)
-            if not metrics:
-                return
-            idents = {id(m): m.identity() for m in metrics}
-            for iid, pkey, tkey, loader in pairs():
-                loaded = None
-                for metric in list(metrics):
-                    skey = None
-                    if isinstance(metric, PerImageMetric):
-                        skey = score_key(idents[id(metric)], pkey, tkey)
-                        cached = self.cache.get_score(skey)
-                        if cached is not None:
-                            metric._per_image[str(iid)] = cached
-                            self.cache.stats["score_hit"] += 1
-                            continue
-                    if loaded is None:
-                        loaded = loader()
-                    try:
-                        metric.update(loaded[0], loaded[1], iid)
-                    except WeightsUnavailable as exc:  # metrics that load their weights on first use
-                        if not cfg.skip_unavailable:
-                            raise
-                        metrics.remove(metric)
-                        metric_skipped.add(metric.name)
-                        self.skipped.append(Skipped("metric", metric.name, str(exc)))
-                        continue
-                    if skey is not None and str(iid) in metric._per_image:
-                        self.cache.put_score(skey, metric._per_image[str(iid)])
-            for metric in metrics:
-                if metric.n_images == 0:
-                    continue
-                values, errs = metric.compute(), metric.stderr()
-                for out_name, higher in metric.outputs.items():
-                    if out_name not in values:
-                        continue
-                    rows.append(ResultRow(
-                        enhancer=enh_name, enhancer_config_hash=enh_hash, weights_sha256=weights_sha or "",
-                        dataset=dataset.name, dataset_manifest_hash=manifest_hash, split=dataset.split,
-                        task=task.kind, task_model=task.name, task_config_hash=task.config_hash,
-                        protocol=protocol, metric=out_name, value=float(values[out_name]),
-                        stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
-                        n_images=metric.n_images, n_images_total=n_total))
-                for iid, vals in metric.per_image().items():
-                    for out_name, v in vals.items():
-                        per_image.append(PerImageRow(enh_name, dataset.name, dataset.split, task.kind, task.name,
-                                                     protocol, out_name, iid, float(v)))
-
-        def load_enh(key):
-            return self._load_enhanced(key)
-
-        score_bar = _progress(range(len(enhancers) * max(1, len(tasks))), len(enhancers) * max(1, len(tasks)),
-                              "score", cfg.quiet)
-        ref_pred_keys = {}
-        for task in downstream:
-            if cfg.include_reference:
-                ident = task.identity()
-                ref_pred_keys[task.name] = {it.id: prediction_key(ident, "ref:" + it.reference_hash())
-                                            for it in items if it.paired}
-        for name, enh in enhancers.items():
-            keys = enh_keys[name]
-            for task in tasks:
-                metric_names = self._metrics_for(task)
-                if task.kind == "quality":
-                    emit(name, enh.config_hash, enh.weights_sha256, task, "full_reference", metric_names,
-                         lambda keys=keys: ((iid, k, "ref:" + by_id[iid].reference_hash(),
-                                             lambda k=k, iid=iid: ({"image": load_enh(k)},
-                                                                   {"image": by_id[iid].load_reference()}))
-                                            for iid, k in keys.items() if by_id[iid].paired))
-                    emit(name, enh.config_hash, enh.weights_sha256, task, "no_reference", metric_names,
-                         lambda keys=keys: ((iid, k, "-", lambda k=k: ({"image": load_enh(k)}, None))
-                                            for iid, k in keys.items()))
-                else:
-                    ident = task.identity()
-                    pkeys = {iid: prediction_key(ident, k) for iid, k in keys.items()}
-                    self._emit_downstream(emit, name, enh.config_hash, enh.weights_sha256, task, metric_names,
-                                          pkeys, by_id, ref_pred_keys.get(task.name, {}))
-                score_bar.update(1)
-        score_bar.close()
-        if cfg.include_reference:
-            for task in downstream:
-                rkeys = ref_pred_keys.get(task.name, {})
-                self._emit_downstream(emit, REFERENCE, "", "", task, self._metrics_for(task), rkeys, by_id, rkeys)
+        store = _RowCollector(rows, per_image, enhancers, self._tasks_by_name, dataset, manifest_hash, len(items),
+                              self._record)
+        bar = progress_bar(len({u.group for u in units}), "score", cfg.quiet)
+        score_stage(units, self._group_metrics, self.cache, loader, self._score_error, store, progress=bar.update)
+        bar.close()
 
         # stage 4: store
-        if cfg.save_images:
-            self._save_images(run_dir / "images", enh_keys, items)
-        wall = time.time() - t0
-        write_results(run_dir / "results.csv", rows)
-        write_per_image(run_dir / "per_image.csv", per_image)
-        write_json(run_dir / "dataset_manifest.json", {"dataset": dataset.name, "split": dataset.split,
-                                                       "manifest_hash": manifest_hash, "items": manifest_rows})
         manifest = {
-            "ledbench_run_format": 1, "name": cfg.name, "created": now_iso(), "wall_time_s": round(wall, 3),
+            "ledbench_run_format": 2, "name": cfg.name, "created": now_iso(),
             "run_config": config_to_dict(cfg), "run_config_hash": config_hash(cfg),
-            "dataset": {"name": dataset.name, "split": dataset.split, "n_images": n_total,
-                        "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config)},
+            "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(items),
+                        "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config),
+                        "skipped_files": [list(map(str, s)) for s in getattr(dataset, "skipped_files", [])]},
             "enhancers": {n: e.identity() for n, e in enhancers.items()},
             "tasks": {t.name: t.identity() for t in tasks},
             "skipped": [dataclasses.asdict(s) for s in self.skipped], "errors": self.errors,
@@ -578,54 +380,202 @@ class Runner:
             "seeds": seeds, "versions": package_versions(), "git": git_revision(),
             "device": device_info(device), "world_size": self.world,
         }
-        write_json(run_dir / "manifest.json", manifest)
-        return RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), wall)
+        outcome = RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), 0.0, manifest)
+        outcome.wall_time_s = manifest["wall_time_s"] = round(time.time() - t0, 3)
+        files = {
+            "results.csv": csv_bytes(rows, RESULT_COLUMNS),
+            "per_image.csv": csv_bytes(per_image, PER_IMAGE_COLUMNS),
+            "dataset_manifest.json": {"dataset": dataset.name, "split": dataset.split,
+                                      "manifest_hash": manifest_hash, "items": dataset.manifest()},
+            "manifest.json": manifest,
+            "report.md": self._report_md(rows, outcome).encode(),
+        }
+        write_run_dir(run_dir, files, images=(lambda root: self._save_images(root, done, items))
+                      if cfg.save_images else None)
+        return outcome
 
-    def _load_enhanced(self, key: str) -> np.ndarray:
-        from ledbench.bench.imageio import from_uint8
+    # -- unit and metric construction ---------------------------------------------------------------------------
+    def _reference_keys(self, items: list) -> dict[str, str]:
+        """Image id -> content key of the sharp reference, for paired items whose reference can be read."""
+        keys = {}
+        for it in items:
+            if not it.paired:
+                continue
+            try:
+                keys[it.id] = reference_image_key(it.reference_hash())
+            except Exception as exc:  # noqa: BLE001
+                self._record("read", REFERENCE, it.id, exc)
+        return keys
 
-        return from_uint8(self.cache.get_enhanced(key, count=False))
+    def _group_metrics(self, group: ScoreGroup) -> list[Any]:
+        return self._make_metrics(self._tasks_by_name[group.task], group.protocol)
 
-    def _enhanced_images(self, keys: dict[str, str]) -> dict[str, tuple[str, Callable[[], np.ndarray]]]:
-        """item id -> (enhanced key, loader) for :meth:`predict_stage`."""
-        return {iid: (k, lambda k=k: self._load_enhanced(k)) for iid, k in keys.items()}
+    def _units(self, done: dict[str, dict[str, str]], tasks: list, items: list, manifest_hash: str,
+               memory: Handoff) -> list[ScoreUnit]:
+        """Every score unit of ``items``, in results order: per enhancer, per task (run order), per protocol; then
+        the ``reference`` rows. Downstream units exist only where both predictions exist (failed units were
+        recorded where they failed)."""
+        by_id = self._items_by_id
+        ids = {it.id for it in items}
 
-    def _save_images(self, root: Path, enh_keys: dict[str, dict[str, str]], items: list) -> None:
+        def exists(key: str) -> bool:
+            return key in memory or self.cache.has_prediction(key)
+
+        ref_preds: dict[str, dict[str, str]] = {}
+        for task in tasks:
+            if task.kind != QUALITY:
+                ident = task.identity()
+                ref_preds[task.name] = {
+                    iid: pk for iid, rk in self._ref_keys.items()
+                    if iid in ids and self.cfg.include_reference and exists(pk := prediction_key(ident, rk))}
+        units: list[ScoreUnit] = []
+        for name, keys in done.items():
+            keys = {iid: k for iid, k in keys.items() if iid in ids}
+            for task in tasks:
+                if task.kind == QUALITY:
+                    units += quality_units(name, keys, by_id)
+                    continue
+                ident = task.identity()
+                have = {iid: k for iid, k in keys.items() if exists(prediction_key(ident, k))}
+                units += downstream_units(name, task.name, task.kind, ident, have, by_id, manifest_hash,
+                                          ref_preds[task.name])
+        for task in tasks if self.cfg.include_reference else []:
+            if task.kind != QUALITY:
+                refs = ref_preds[task.name]
+                units += downstream_units(REFERENCE, task.name, task.kind, task.identity(),
+                                          {iid: self._ref_keys[iid] for iid in refs}, by_id, manifest_hash, refs)
+        return units
+
+    def _report_md(self, rows: list[ResultRow], outcome: RunOutcome) -> str:
+        from ledbench.bench.results import results_frame
+        from ledbench.reports.report import run_markdown
+
+        df = results_frame(csv_bytes(rows, RESULT_COLUMNS), source=str(outcome.run_dir)) if rows else None
+        return run_markdown(df, outcome.manifest, run_name=outcome.run_dir.name)
+
+    def _write_rank_errors(self, run_dir: Path) -> None:
+        write_json(run_dir.parent / f".{run_dir.name}.rank{self.rank}.json",
+                   {"errors": self.errors, "skipped": [dataclasses.asdict(s) for s in self.skipped],
+                    "stats": dict(self.cache.stats)})
+
+    def _merge_rank_errors(self, run_dir: Path) -> None:
+        import json
+
+        for r in range(1, self.world):
+            p = run_dir.parent / f".{run_dir.name}.rank{r}.json"
+            try:
+                data = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            self.errors += data.get("errors", [])
+            for key, n in data.get("stats", {}).items():
+                self.cache.stats[key] += n
+            p.unlink(missing_ok=True)
+        (run_dir.parent / f".{run_dir.name}.rank0.json").unlink(missing_ok=True)
+
+    def _save_images(self, root: Path, done: dict[str, dict[str, str]], items: list) -> None:
         """Copy enhanced PNGs to ``root/<enhancer>/<item_id>.png`` (plus ``input``/``reference``) for grids."""
-        import shutil
-
         from ledbench.bench.imageio import write_png
 
-        for name, keys in enh_keys.items():
+        def dest(sub: str, iid: str) -> Path:
+            p = (root / sub / f"{iid}.png").resolve()
+            if root.resolve() not in p.parents:  # ids come from datasets; never write outside the run directory
+                raise InputError(f"image id {iid!r} would be written outside the run directory; not saved")
+            p.parent.mkdir(parents=True, exist_ok=True)
+            return p
+
+        for name, keys in done.items():
             for iid, key in keys.items():
-                dest = root / name / f"{iid}.png"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.cache.enhanced_path(key), dest)
+                shutil.copyfile(self.cache.enhanced_path(key), dest(name, iid))
         for item in items:
-            write_png(root / "input" / f"{item.id}.png", item.load_input())
+            write_png(dest("input", item.id), item.load_input())
             if item.paired:
-                write_png(root / REFERENCE / f"{item.id}.png", item.load_reference())
+                write_png(dest(REFERENCE, item.id), item.load_reference())
 
-    def _emit_downstream(self, emit, name, enh_hash, weights_sha, task, metric_names, pkeys, by_id, ref_keys):
-        cache = self.cache
 
-        def real_pairs():
-            for iid, k in pkeys.items():
-                if by_id[iid].labels.get(task.kind) is not None and cache.has_prediction(k):
-                    yield (iid, k, f"label:{self._manifest_hash}:{iid}:{task.kind}",
-                           lambda k=k, iid=iid: (cache.get_prediction(k, count=False), by_id[iid].label(task.kind)))
+class _RowCollector:
+    """Turns each scored group's metrics into results rows and per-image rows (called by the scoring stage)."""
 
-        def pseudo_pairs():
-            for iid, k in pkeys.items():
-                if iid in ref_keys and cache.has_prediction(k) and cache.has_prediction(ref_keys[iid]):
-                    yield (iid, k, ref_keys[iid],
-                           lambda k=k, iid=iid: (cache.get_prediction(k, count=False),
-                                                 cache.get_prediction(ref_keys[iid], count=False)))
+    def __init__(self, rows, per_image, enhancers, tasks_by_name, dataset, manifest_hash, n_total, record):
+        self.rows, self.per_image = rows, per_image
+        self.enhancers, self.tasks = enhancers, tasks_by_name
+        self.dataset, self.manifest_hash, self.n_total = dataset, manifest_hash, n_total
+        self.record = record
 
-        emit(name, enh_hash, weights_sha, task, "real_gt", metric_names, real_pairs)
-        emit(name, enh_hash, weights_sha, task, "pseudo_gt", metric_names, pseudo_pairs)
+    def __call__(self, group: ScoreGroup, metrics: list[Any]) -> None:
+        enh = self.enhancers.get(group.enhancer)
+        task = self.tasks[group.task]
+        ds = self.dataset
+        for metric in metrics:
+            if metric.n_images == 0:
+                continue
+            try:
+                values, errs = metric.compute(), metric.stderr()
+            except Exception as exc:  # noqa: BLE001 - a metric that cannot aggregate loses only its own rows
+                self.record("aggregate", group.enhancer, "*", exc, task=group.task, metric=metric.name)
+                continue
+            for out_name, higher in metric_directions_of(metric).items():
+                if out_name not in values:
+                    continue
+                self.rows.append(ResultRow(
+                    enhancer=group.enhancer, enhancer_config_hash=enh.config_hash if enh else "",
+                    weights_sha256=(enh.weights_sha256 or "") if enh else "",
+                    dataset=ds.name, dataset_manifest_hash=self.manifest_hash, split=ds.split,
+                    task=task.kind, task_model=task.name, task_config_hash=task.config_hash,
+                    protocol=group.protocol, metric=out_name, value=float(values[out_name]),
+                    stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
+                    n_images=metric.n_images, n_images_total=self.n_total))
+            for iid, vals in metric.per_image().items():
+                for out_name, v in vals.items():
+                    self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
+                                                      group.protocol, out_name, iid, float(v)))
+
+
+#: what a run writes into its directory (besides the result files): never carried over from a previous run
+RUN_PRODUCTS = frozenset({"results.csv", "per_image.csv", "manifest.json", "dataset_manifest.json", "report.md",
+                          "images", "report", "stats"})
+
+
+def write_run_dir(run_dir: Path, files: dict[str, Any], images: Callable[[Path], None] | None = None) -> None:
+    """Write a run directory atomically: every file into a temporary sibling folder, then a swap by rename.
+
+    A reader sees the previous complete run or the new complete run, never a mix: outputs derived from the previous
+    run (``images/``, ``report/``) are dropped; anything else found there (a user's notes) is carried over.
+    ``bytes`` values are written as is, anything else as JSON. A full or read-only disk is a one-line error naming
+    the path; the previous run directory and the cache stay intact.
+    """
+    run_dir = Path(run_dir)
+    parent = run_dir.parent
+    tmp = parent / f".{run_dir.name}.writing-{os.getpid()}"
+    old = parent / f".{run_dir.name}.old-{os.getpid()}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, data in files.items():
+            if isinstance(data, bytes):
+                atomic_write_bytes(tmp / name, data)
+            else:
+                write_json(tmp / name, data)
+        if images is not None:
+            images(tmp / "images")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"cannot write the run directory {str(run_dir)!r}: {exc.strerror or exc}; free space or "
+                         "choose another out=DIR (finished units are cached and will not be recomputed)") from None
+    if run_dir.is_dir():  # renames within one file system: they do not need space
+        for child in run_dir.iterdir():
+            if child.name not in files and child.name not in RUN_PRODUCTS and not child.name.startswith("."):
+                os.replace(child, tmp / child.name)
+        os.replace(run_dir, old)
+    os.replace(tmp, run_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run(config: RunConfig, *, log: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run a benchmark and write its run directory; returns the outcome (rows, skipped, errors, cache stats)."""
+    """Run a benchmark and write its run directory; returns the outcome (rows, skipped, errors, cache stats).
+
+    >>> from ledbench.bench.runner import RunConfig, run
+    >>> out = run(RunConfig(enhancers=("identity", "gamma"), limit=2, out="runs/try"))   # doctest: +SKIP
+    """
     return Runner(config, log=log).run()

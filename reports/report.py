@@ -16,7 +16,7 @@ from typing import Any
 
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError
 
-__all__ = ["auto_grids", "auto_plots", "build_report", "regress_main", "report_main"]
+__all__ = ["auto_grids", "auto_plots", "build_report", "regress_main", "report_main", "run_markdown"]
 
 FORMAT_FILES = {"md": "report.md", "tex": "report.tex", "csv": "report.csv", "html": "report.html"}
 
@@ -126,6 +126,10 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
     from ledbench.reports.tables import format_table, merge_runs
 
     fmts = _parse_formats(formats)
+    from ledbench.reports.regress import read_results_file
+
+    for run_dir in run_dirs:  # a non-results CSV (per_image.csv, a report table): one line, exit 2
+        read_results_file(run_dir)
     df = merge_runs(*run_dirs, allow_mismatch=allow_mismatch)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -202,3 +206,39 @@ def regress_main(run_dir: str, baseline: str, tol: list[str] | None = None, upda
     except LedbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def run_markdown(df, manifest: Mapping[str, Any], run_name: str = "run") -> str:
+    """A run's ``report.md``: the results table, what was skipped and how to enable it, failed units, provenance.
+
+    A pure function of the stored results (``df`` as :func:`ledbench.bench.results.read_results` returns it, or
+    None when nothing was scored) and the run's ``manifest.json``; ``ledbench run`` writes it with the run.
+    """
+    from ledbench.reports.tables import format_table
+
+    lines = [f"# ledbench run `{run_name}`", ""]
+    if df is not None and len(df):
+        n = int(df["n_images_total"].max())
+        lines += [f"Dataset `{df['dataset'].iloc[0]}` ({df['split'].iloc[0]}), {n} images, manifest "
+                  f"`{df['dataset_manifest_hash'].iloc[0][:12]}`. ↑ higher is better, ↓ lower is better; best in "
+                  "bold, second underlined. Protocols: `full_reference` against the sharp reference, "
+                  "`no_reference`, `real_gt` (dataset labels), `pseudo_gt` (the task model on the sharp reference "
+                  "gives the labels). `identity` is the degraded input (floor), `reference` the sharp image "
+                  "(ceiling).", "", format_table(df, fmt="md"), ""]
+    else:
+        lines += ["No results were produced.", ""]
+    skipped = manifest.get("skipped") or []
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {s['kind']} `{s['name']}`: {s['reason']}" for s in skipped] + [""]
+    errors = manifest.get("errors") or []
+    if errors:
+        lines += ["## Errors (skipped units)", ""]
+        for e in errors:
+            where = " / ".join(x for x in (e.get("enhancer"), e.get("task"), e.get("metric")) if x)
+            lines.append(f"- {where} / {e.get('item')} ({e.get('stage')}): {e.get('error')}")
+        lines.append("")
+    wall = manifest.get("wall_time_s")
+    lines += [(f"Wall time {wall:.1f} s. " if isinstance(wall, (int, float)) else "")
+              + "Provenance in `manifest.json`, per-image scores in `per_image.csv`; `ledbench report` makes LaTeX, "
+              "CSV and HTML from the same files.", ""]
+    return "\n".join(lines)

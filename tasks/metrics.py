@@ -42,6 +42,8 @@ class Metric:
     requires_reference: ClassVar[bool] = True
     range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     summary: ClassVar[str] = ""
+    #: True when one image's value depends on that image only (cached per image by the scoring stage)
+    per_image_cacheable: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -81,6 +83,15 @@ class Metric:
     def per_image(self) -> dict[str, dict[str, float]]:
         return dict(self._per_image)
 
+    def add_image(self, image_id: str, values: dict[str, float]) -> None:
+        """Record an image's already computed per-image values (a cache hit) as if :meth:`update` had run."""
+        self._per_image[str(image_id)] = {k: float(v) for k, v in values.items()}
+
+    def image_values(self, image_id: str) -> dict[str, float] | None:
+        """The per-image values recorded for ``image_id`` (None when this metric keeps none for it)."""
+        vals = self._per_image.get(str(image_id))
+        return dict(vals) if vals is not None else None
+
     @property
     def n_images(self) -> int:
         return len(self._per_image)
@@ -95,6 +106,9 @@ class Metric:
 
 class PerImageMetric(Metric):
     """A metric averaged over images (BasicSR / DepthMetrics convention): implement :meth:`score`."""
+
+    #: the value of one image depends on that image only, so the runner caches it per (prediction, target)
+    per_image_cacheable: ClassVar[bool] = True
 
     def score(self, pred: Any, target: Any) -> dict[str, float] | float:
         raise NotImplementedError

@@ -1,0 +1,130 @@
+"""The run configuration: :class:`RunConfig` (the keys of a run file), reading YAML run files, and validation.
+
+Every key is checked at the door with a one-line :class:`ConfigError` naming the key and its valid range, so a
+bad value never starts a run (or, worse, runs and silently changes what was measured).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ledbench.bench.config import build_config
+from ledbench.bench.errors import ConfigError
+
+__all__ = ["RunConfig", "load_run_config", "default_run_file", "validate_run_config"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Keys of a run file / ``key=value`` overrides (see ``ledbench run --help``).
+
+    ``metrics``: the quality metrics (task ``quality``); ``task_metrics``: ``{task name: [metric, ...]}`` for the
+    downstream tasks (default: each task's ``default_metrics``). ``limit``: first N images (0: all).
+    ``tile``: 0 (whole image) or the tile size in pixels, larger than ``tile_overlap``.
+    """
+
+    name: str = "default"
+    dataset: str = "synth_mini"
+    dataset_args: dict = field(default_factory=dict)
+    enhancers: tuple[str, ...] = ("identity",)
+    tasks: tuple[str, ...] = ("quality",)
+    metrics: tuple[str, ...] = ("psnr", "ssim")
+    task_metrics: dict = field(default_factory=dict)
+    out: str = ""
+    limit: int = 0
+    device: str = "auto"
+    batch: int = 1
+    workers: int = 2
+    on_error: Literal["skip", "fail"] = "skip"
+    seed: int = 0
+    skip_unavailable: bool = True
+    include_reference: bool = True
+    download: bool = False
+    tile: int = 0
+    tile_overlap: int = 32
+    amp: bool = False
+    cache_dir: str = ""
+    quiet: bool = False
+    save_images: bool = False
+    description: str = ""
+    version: int = 1
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.name
+
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def validate_run_config(cfg: RunConfig) -> RunConfig:
+    """Raise a one-line :class:`ConfigError` for the first key outside its valid range; return ``cfg``."""
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"run key {key}={getattr(cfg, key)!r}: {why}")
+
+    if cfg.limit < 0:
+        raise bad("limit", "must be >= 0 (0 means every image)")
+    if cfg.batch < 1:
+        raise bad("batch", "must be >= 1")
+    if cfg.workers < 0:
+        raise bad("workers", "must be >= 0 (0 reads images in the main thread)")
+    if cfg.tile_overlap < 0:
+        raise bad("tile_overlap", "must be >= 0")
+    if cfg.tile < 0 or (cfg.tile and cfg.tile <= cfg.tile_overlap):
+        raise bad("tile", f"must be 0 (no tiling) or larger than tile_overlap={cfg.tile_overlap}")
+    if not [e for e in cfg.enhancers if str(e).strip()]:
+        raise bad("enhancers", "needs at least one enhancer, e.g. enhancers=identity,clahe (ledbench list enhancers)")
+    if not [t for t in cfg.tasks if str(t).strip()]:
+        raise bad("tasks", "needs at least one task, e.g. tasks=quality (ledbench list tasks)")
+    if not isinstance(cfg.dataset_args, Mapping):
+        raise bad("dataset_args", "must be a mapping, e.g. \"dataset_args={split: test}\"")
+    if not isinstance(cfg.task_metrics, Mapping):
+        raise bad("task_metrics", "must be a mapping of task name to metric list, e.g. "
+                                  "\"task_metrics={det_yolo: [map50]}\"")
+    if not _DEVICE.match(str(cfg.device)):
+        raise bad("device", "must be auto, cpu, cuda, cuda:N or mps")
+    if not str(cfg.dataset).strip():
+        raise bad("dataset", "names a dataset, e.g. synth_mini or folder:/path (ledbench list datasets)")
+    return cfg
+
+
+def load_run_config(path: str | os.PathLike | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML run file (flat keys of :class:`RunConfig`; ``include: other.yaml`` merges a base file first),
+    apply ``overrides`` and validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(Path(path))
+    data.update(overrides or {})
+    if "dataset_args" in data and not isinstance(data["dataset_args"], Mapping):
+        raise ConfigError(f"run key dataset_args={data['dataset_args']!r}: must be a mapping, e.g. "
+                          "\"dataset_args={split: test}\"")
+    return validate_run_config(build_config(RunConfig, data, owner="run"))
+
+
+def _read_yaml(path: Path, depth: int = 0) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"run file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"run file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"run file {str(path)!r} must be a mapping of keys to values")
+    inc = data.pop("include", None)
+    if inc and depth < 5:
+        base = _read_yaml((path.parent / inc).resolve(), depth + 1)
+        base.update(data)
+        data = base
+    return data
+
+
+def default_run_file() -> Path:
+    """The embedded default benchmark (``ledbench run`` with no run file)."""
+    return Path(__file__).resolve().parent / "runs" / "default.yaml"

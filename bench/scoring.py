@@ -1,0 +1,209 @@
+"""The scoring stage: score units built from cache keys, scored by metric accumulators, one unit at a time.
+
+A :class:`ScoreUnit` is one image of one results cell family (:class:`ScoreGroup`: enhancer, task, protocol). It
+names what to compare as two :class:`Source` objects (a cached enhanced image, a cached prediction, the sharp
+reference image, a dataset label, or nothing for no-reference metrics). Units are plain data, built by two pure
+functions of cache keys (:func:`quality_units`, :func:`downstream_units`), so any process (any ``torchrun`` rank)
+can build every unit of a run without running a stage.
+
+:func:`score_stage` feeds the units to the metrics image by image (each source is loaded once per image and shared
+by every group and metric that needs it). Per-image scores are cached under (metric identity, prediction key,
+target key), so a re-run loads nothing it has already scored. A unit that fails (an unreadable reference, a metric
+that raises) is reported through ``on_error`` and loses only its own score.
+
+Protocols: ``full_reference`` (against the sharp reference) and ``no_reference`` for quality; ``real_gt`` (dataset
+labels) and ``pseudo_gt`` (the same task model on the sharp reference gives the labels) for downstream tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ledbench.bench.cache import Cache, prediction_key, score_key
+
+SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
+QUALITY = "quality"
+REFERENCE = "reference"
+
+__all__ = ["Source", "ScoreGroup", "ScoreUnit", "quality_units", "downstream_units", "reference_image_key",
+           "label_key", "SourceLoader", "score_stage", "metric_directions_of", "REFERENCE", "QUALITY"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a unit compares: ``kind`` and the key that names its content (the cache key for cached data)."""
+
+    kind: SourceKind
+    key: str
+
+
+NO_TARGET = Source("none", "-")
+
+
+@dataclass(frozen=True)
+class ScoreGroup:
+    """One family of results rows: an enhancer (or the ``reference`` ceiling) x task x protocol."""
+
+    enhancer: str
+    task: str        # the task's registry name ("quality" for image quality)
+    task_kind: str   # quality | detection | segmentation | depth
+    protocol: str
+
+
+@dataclass(frozen=True)
+class ScoreUnit:
+    group: ScoreGroup
+    image_id: str
+    pred: Source
+    target: Source
+
+
+def reference_image_key(reference_hash: str) -> str:
+    """The content key of a sharp reference image (as the enhanced-image keys name enhanced images)."""
+    return "ref:" + reference_hash
+
+
+def label_key(manifest_hash: str, image_id: str, task_kind: str) -> str:
+    """The key of a dataset label: labels are fixed by the dataset manifest."""
+    return f"label:{manifest_hash}:{image_id}:{task_kind}"
+
+
+def quality_units(enhancer: str, enhanced_keys: Mapping[str, str], items_by_id: Mapping[str, Any]
+                  ) -> list[ScoreUnit]:
+    """Quality units of one enhancer: ``full_reference`` for paired images, ``no_reference`` for every image.
+
+    ``enhanced_keys``: image id -> enhanced-image cache key (the images that were enhanced successfully).
+    """
+    full = ScoreGroup(enhancer, QUALITY, QUALITY, "full_reference")
+    none = ScoreGroup(enhancer, QUALITY, QUALITY, "no_reference")
+    units = []
+    for iid, key in enhanced_keys.items():
+        item = items_by_id[iid]
+        if item.paired:
+            units.append(ScoreUnit(full, iid, Source("enhanced", key),
+                                   Source("reference", reference_image_key(item.reference_hash()))))
+    units += [ScoreUnit(none, iid, Source("enhanced", key), NO_TARGET) for iid, key in enhanced_keys.items()]
+    return units
+
+
+def downstream_units(enhancer: str, task: str, task_kind: str, task_identity: dict[str, Any],
+                     image_keys: Mapping[str, str], items_by_id: Mapping[str, Any], manifest_hash: str,
+                     reference_pred_keys: Mapping[str, str]) -> list[ScoreUnit]:
+    """Units of one (enhancer, downstream task): ``real_gt`` where the dataset has this task's label, ``pseudo_gt``
+    where the reference's prediction exists (``reference_pred_keys``: image id -> prediction key).
+
+    ``image_keys``: image id -> key of the image the task ran on (enhanced-image key, or the reference key for the
+    ``reference`` row); the prediction key is a pure function of it and the task identity.
+    """
+    real = ScoreGroup(enhancer, task, task_kind, "real_gt")
+    pseudo = ScoreGroup(enhancer, task, task_kind, "pseudo_gt")
+    units = []
+    for iid, ikey in image_keys.items():
+        pred = Source("prediction", prediction_key(task_identity, ikey))
+        if items_by_id[iid].labels.get(task_kind) is not None:
+            units.append(ScoreUnit(real, iid, pred, Source("label", label_key(manifest_hash, iid, task_kind))))
+        if iid in reference_pred_keys:
+            units.append(ScoreUnit(pseudo, iid, pred, Source("prediction", reference_pred_keys[iid])))
+    return units
+
+
+class SourceLoader:
+    """Loads a :class:`Source` for an image: cached enhanced images (float RGB, ``{"image": ...}``), cached
+    predictions, reference images and dataset labels. A missing cache entry is an error naming the unit."""
+
+    def __init__(self, cache: Cache, items_by_id: Mapping[str, Any], memory: Mapping[str, Any] | None = None,
+                 reference_memory_bytes: int = 512 << 20):
+        from ledbench.bench.stages import Handoff
+
+        self.cache = cache
+        self.items = items_by_id
+        self.memory = memory if memory is not None else {}
+        self.references = Handoff(reference_memory_bytes)  # decoded references, shared by every enhancer's units
+
+    def __call__(self, source: Source, image_id: str, task_kind: str) -> Any:
+        from ledbench.bench.imageio import from_uint8
+
+        if source.kind == "none":
+            return None
+        if source.kind == "reference":
+            memo_key = f"{image_id}|{source.key}"
+            img = self.references.get(memo_key)
+            if img is None:
+                img = self.items[image_id].load_reference()
+                self.references.put(memo_key, img)
+            return {"image": img}
+        if source.kind == "label":
+            return self.items[image_id].label(task_kind)
+        if source.key in self.memory:  # handed over in memory by the stage that produced it
+            value = self.memory[source.key]
+        elif source.kind == "enhanced":
+            value = self.cache.get_enhanced(source.key, count=False)
+        else:
+            value = self.cache.get_prediction(source.key, count=False)
+        if value is None:
+            raise LookupError(f"no cached {source.kind} {source.key[:12]} for image {image_id!r} "
+                              "(its enhance or predict unit failed)")
+        return {"image": from_uint8(value)} if source.kind == "enhanced" else value
+
+
+def metric_directions_of(metric: Any) -> dict[str, bool]:
+    """Output name -> higher_is_better of a metric instance."""
+    return dict(getattr(metric, "directions", None) or metric.outputs)
+
+
+def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup], list[Any]], cache: Cache,
+                load: Callable[[Source, str, str], Any],
+                on_error: Callable[[ScoreUnit, str, BaseException], bool],
+                on_group_done: Callable[[ScoreGroup, list[Any]], None],
+                progress: Callable[[int], None] | None = None) -> None:
+    """Score ``units`` group by group (in the order the groups first appear).
+
+    For each :class:`ScoreGroup` the accumulators come from ``make_metrics(group)``; every unit of the group is fed
+    to them, and ``on_group_done(group, metrics)`` receives them filled (then they are released, so a heavy metric
+    network lives for one group at a time). Per-image metrics (``metric.per_image_cacheable``) are served from the
+    score cache when possible and their new values are cached. ``load(source, image_id, task_kind)`` returns a
+    unit's prediction or target, loaded at most once per unit.
+
+    A failure in one unit (loading its inputs, or one metric's update) goes to ``on_error(unit, metric_name, exc)``
+    (``metric_name`` is empty for a load failure); it may raise (``on_error=fail``), or return True to drop that
+    metric for the rest of the run (weights that turned out unavailable). ``KeyboardInterrupt`` is never caught.
+    """
+    groups: dict[ScoreGroup, list[ScoreUnit]] = {}
+    for unit in units:
+        groups.setdefault(unit.group, []).append(unit)
+    for group, group_units in groups.items():
+        metrics = make_metrics(group)
+        for unit in group_units if metrics else []:
+            inputs = None
+            for metric in list(metrics):
+                skey = None
+                if getattr(metric, "per_image_cacheable", False):
+                    skey = score_key(metric.identity(), unit.pred.key, unit.target.key)
+                    cached = cache.get_score(skey)
+                    if cached is not None:
+                        metric.add_image(unit.image_id, cached)
+                        cache.stats["score_hit"] += 1
+                        continue
+                if inputs is None:
+                    try:
+                        inputs = (load(unit.pred, unit.image_id, group.task_kind),
+                                  load(unit.target, unit.image_id, group.task_kind))
+                    except Exception as exc:  # noqa: BLE001 - this unit loses its scores, the run goes on
+                        on_error(unit, "", exc)
+                        break
+                try:
+                    metric.update(inputs[0], inputs[1], unit.image_id)
+                except Exception as exc:  # noqa: BLE001
+                    if on_error(unit, metric.name, exc):
+                        metrics.remove(metric)
+                    continue
+                if skey is not None:
+                    values = metric.image_values(unit.image_id)
+                    if values is not None:
+                        cache.put_score(skey, values)
+                        cache.stats["score_computed"] += 1
+        on_group_done(group, metrics)
+        if progress is not None:
+            progress(1)

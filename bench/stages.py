@@ -1,0 +1,258 @@
+"""The enhance and predict stages: cache-aware, batched by equal image size, one failed unit loses only itself.
+
+A unit is (enhancer, image) or (task, image). Keys are pure functions of identities and content hashes
+(:func:`ledbench.bench.cache.enhanced_key`, :func:`~ledbench.bench.cache.prediction_key`), computed before any model
+runs. Finished units go to the content-addressed cache at once (a crash loses at most the batch in flight) and,
+within one process, stay in a bounded in-memory store (:class:`Handoff`) so the next stage does not decode again.
+Image contract: H x W x 3 float32 RGB in [0, 1] between stages; enhanced images are quantised to uint8 exactly as
+cached, so an in-memory hand-off and a cache hit give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ledbench.bench.cache import Cache, enhanced_key, prediction_key
+from ledbench.bench.errors import InputError
+
+__all__ = ["Handoff", "StageRunner", "prefetch", "progress_bar", "enhanced_keys"]
+
+OnError = Callable[[str, str, str, BaseException], None]  # (stage, who, image id, exception)
+
+
+def progress_bar(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True)
+
+
+def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
+    """Yield ``(key, load(key))`` in order, decoding up to ``2 * workers`` items ahead in background threads.
+
+    Image decoding (PIL, zlib) releases the GIL, so the next images are read while the model runs. A failed read
+    is yielded as the exception instance so the caller records it and goes on. ``workers=0`` reads in the calling
+    thread.
+    """
+    def safe(key):
+        try:
+            return load(key)
+        except Exception as exc:  # noqa: BLE001 - any failure of one read is that unit's failure
+            return exc
+
+    if workers <= 0:
+        for key in keys:
+            yield key, safe(key)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    ahead = 2 * workers
+    with ThreadPoolExecutor(workers, thread_name_prefix="ledbench-read") as pool:
+        window: deque = deque()
+        for key in keys:
+            window.append((key, pool.submit(safe, key)))
+            if len(window) > ahead:
+                done_key, fut = window.popleft()
+                yield done_key, fut.result()
+        while window:
+            done_key, fut = window.popleft()
+            yield done_key, fut.result()
+
+
+class Handoff:
+    """Bounded in-memory store of the latest stage outputs (uint8 images, predictions) by cache key.
+
+    Oldest entries are dropped beyond ``max_bytes``; a dropped entry is read back from the cache when needed.
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30):
+        self.max_bytes = int(max_bytes)
+        self._data: OrderedDict[str, Any] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self.nbytes = 0
+
+    @staticmethod
+    def _size(value: Any) -> int:
+        if isinstance(value, np.ndarray):
+            return value.nbytes
+        if isinstance(value, Mapping):
+            return sum(np.asarray(v).nbytes for v in value.values())
+        return 0
+
+    def put(self, key: str, value: Any) -> None:
+        size = self._size(value)
+        if size > self.max_bytes:
+            return
+        if key in self._data:
+            self.nbytes -= self._sizes.pop(key)
+            del self._data[key]
+        self._data[key] = value
+        self._sizes[key] = size
+        self.nbytes += size
+        while self.nbytes > self.max_bytes:
+            old, _ = self._data.popitem(last=False)
+            self.nbytes -= self._sizes.pop(old)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+
+def enhanced_keys(identity: dict[str, Any], items: Iterable[Any], on_error: OnError, who: str) -> dict[str, str]:
+    """Image id -> enhanced-image cache key for ``items`` (hashing the inputs' bytes, no decoding). An unreadable
+    input is reported as a ``read`` failure and left out."""
+    keys: dict[str, str] = {}
+    for item in items:
+        try:
+            keys[item.id] = enhanced_key(identity, item.input_hash())
+        except Exception as exc:  # noqa: BLE001
+            on_error("read", who, item.id, exc)
+    return keys
+
+
+class StageRunner:
+    """Runs enhance and predict units against one cache, with one error policy and one hand-off store."""
+
+    def __init__(self, cache: Cache, *, batch: int = 1, workers: int = 2, quiet: bool = True,
+                 on_error: OnError, handoff: Handoff | None = None):
+        self.cache = cache
+        self.batch = max(1, int(batch))
+        self.workers = max(0, int(workers))
+        self.quiet = quiet
+        self.on_error = on_error
+        self.handoff = handoff if handoff is not None else Handoff()
+
+    # -- loading ------------------------------------------------------------------------------------------------
+    def load_enhanced(self, key: str) -> np.ndarray:
+        """The enhanced image ``key`` as float32 RGB in [0, 1] (hand-off store first, then the cache)."""
+        from ledbench.bench.imageio import from_uint8
+
+        img = self.handoff.get(key)
+        if img is None:
+            img = self.cache.get_enhanced(key, count=False)
+            if img is None:
+                raise InputError(f"enhanced image {key[:12]} is not in the cache {str(self.cache.root)!r}")
+        return from_uint8(img)
+
+    # -- enhance ------------------------------------------------------------------------------------------------
+    def enhance(self, enhancer: Any, items: list, keys: Mapping[str, str]) -> dict[str, str]:
+        """Enhance the ``items`` whose key is not cached yet; returns image id -> key of every image that has an
+        enhanced result now (cached or computed). Failed units are reported and left out."""
+        from ledbench.bench.imageio import from_tensor, to_tensor, to_uint8
+
+        todo = [it for it in items if it.id in keys and not self.cache.has_enhanced(keys[it.id])]
+        self.cache.stats["enhance_hit"] += sum(1 for it in items if it.id in keys) - len(todo)
+        done = {it.id: keys[it.id] for it in items if it.id in keys}
+        bar = progress_bar(len(todo), f"enhance {enhancer.name}", self.quiet)
+        pending: list[tuple[Any, np.ndarray]] = []
+
+        def store(item, y) -> None:
+            u8 = to_uint8(from_tensor(y))
+            self.cache.put_enhanced(keys[item.id], u8)
+            self.handoff.put(keys[item.id], u8)
+
+        def fail(item, exc: BaseException) -> None:
+            done.pop(item.id, None)
+            self.on_error("enhance", enhancer.name, item.id, exc)
+
+        def flush() -> None:
+            if not pending:
+                return
+            import torch
+
+            try:
+                y = enhancer.enhance(torch.cat([to_tensor(img) for _, img in pending]))
+                outputs = list(zip([it for it, _ in pending], y))
+            except Exception as exc:  # noqa: BLE001 - isolate below
+                if len(pending) == 1:
+                    fail(pending[0][0], exc)
+                    outputs = []
+                else:  # retry one by one to find the failing image(s)
+                    outputs = []
+                    for it, img in pending:
+                        try:
+                            outputs.append((it, enhancer.enhance(to_tensor(img))[0]))
+                        except Exception as exc1:  # noqa: BLE001
+                            fail(it, exc1)
+            for it, y_i in outputs:
+                try:
+                    store(it, y_i)
+                except OSError as exc:
+                    fail(it, exc)
+            self.cache.stats["enhance_computed"] += len(outputs)
+            bar.update(len(pending))
+            pending.clear()
+
+        for item, img in prefetch(todo, lambda it: it.load_input(), self.workers):
+            if isinstance(img, BaseException):
+                fail(item, img)
+                bar.update(1)
+                continue
+            if pending and (len(pending) >= self.batch or pending[0][1].shape != img.shape):
+                flush()
+            pending.append((item, img))
+        flush()
+        bar.close()
+        return done
+
+    # -- predict ------------------------------------------------------------------------------------------------
+    def predict(self, task: Any, images: Mapping[str, tuple[str, Callable[[], np.ndarray]]], label: str
+                ) -> dict[str, str]:
+        """Run ``task`` on images given as id -> (image key, loader); returns id -> prediction key of every image
+        that has a prediction now. ``label`` names the image source (an enhancer, or ``reference``)."""
+        identity = task.identity()
+        keys = {iid: prediction_key(identity, ikey) for iid, (ikey, _) in images.items()}
+        todo = [iid for iid in images if not self.cache.has_prediction(keys[iid])]
+        self.cache.stats["predict_hit"] += len(images) - len(todo)
+        done = dict(keys)
+        who = f"{task.name} on {label}"
+        bar = progress_bar(len(todo), who, self.quiet)
+        chunk: list[tuple[str, np.ndarray]] = []
+
+        def fail(iid: str, exc: BaseException) -> None:
+            done.pop(iid, None)
+            self.on_error("predict", who, iid, exc)
+
+        def flush() -> None:
+            if not chunk:
+                return
+            try:
+                results = list(zip([iid for iid, _ in chunk], task.predict([img for _, img in chunk])))
+            except Exception as exc:  # noqa: BLE001
+                results = []
+                for iid, img in chunk:  # isolate the failing image(s)
+                    try:
+                        results += list(zip([iid], task.predict([img])))
+                    except Exception as exc1:  # noqa: BLE001
+                        fail(iid, exc1 if len(chunk) > 1 else exc)
+            for iid, pred in results:
+                try:
+                    self.cache.put_prediction(keys[iid], pred)
+                except (OSError, ValueError, TypeError) as exc:
+                    fail(iid, exc)
+                    continue
+                self.handoff.put(keys[iid], {k: np.asarray(v) for k, v in pred.items()})
+            self.cache.stats["predict_computed"] += len(results)
+            bar.update(len(chunk))
+            chunk.clear()
+
+        for iid, img in prefetch(todo, lambda i: images[i][1](), self.workers):
+            if isinstance(img, BaseException):
+                fail(iid, img)
+                bar.update(1)
+                continue
+            chunk.append((iid, img))
+            if len(chunk) >= self.batch:
+                flush()
+        flush()
+        bar.close()
+        return done

@@ -1,0 +1,280 @@
+"""Scoring as a stage: units from pure key functions, per-unit isolation, cached per-image scores, validated run
+keys, sharding by pure functions and an atomic run directory."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import numpy as np
+import pytest
+import tiny_dataset
+
+from ledbench.bench.errors import ConfigError, InputError
+
+tiny_dataset.register()
+
+
+class _Item:
+    def __init__(self, iid, paired=True, labels=None):
+        self.id = iid
+        self.paired = paired
+        self.labels = labels or {}
+
+    def reference_hash(self):
+        return "h" + self.id
+
+    def describe(self):
+        return f"/data/{self.id}.png"
+
+
+def test_units_are_pure_functions_of_keys():
+    from ledbench.bench.cache import prediction_key
+    from ledbench.bench.scoring import downstream_units, label_key, quality_units
+
+    items = {"a": _Item("a"), "b": _Item("b", paired=False, labels={"detection": {"boxes": []}})}
+    q = quality_units("gamma", {"a": "ka", "b": "kb"}, items)
+    assert [(u.group.protocol, u.image_id, u.target.kind) for u in q] == [
+        ("full_reference", "a", "reference"), ("no_reference", "a", "none"), ("no_reference", "b", "none")]
+    assert q[0].target.key == "ref:ha" and q[0].pred.key == "ka"
+    ident = {"name": "det"}
+    d = downstream_units("gamma", "det", "detection", ident, {"a": "ka", "b": "kb"}, items, "M", {"a": "pa"})
+    assert [(u.group.protocol, u.image_id) for u in d] == [("pseudo_gt", "a"), ("real_gt", "b")]
+    assert d[0].pred.key == prediction_key(ident, "ka") and d[0].target.key == "pa"
+    assert d[1].target.key == label_key("M", "b", "detection") == "label:M:b:detection"
+    # the same inputs give the same units (no stage has to run to learn a key)
+    assert d == downstream_units("gamma", "det", "detection", ident, {"a": "ka", "b": "kb"}, items, "M",
+                                 {"a": "pa"})
+
+
+class _Mean:
+    """A per-image metric: mean of pred - target; raises on the image named 'bad'."""
+
+    name = "diff"
+    outputs = {"diff": True}
+    per_image_cacheable = True
+
+    def __init__(self):
+        from ledbench.tasks.metrics import PerImageMetric
+
+        self._impl = type("M", (PerImageMetric,), {"outputs": {"diff": True},
+                                                   "score": lambda s, p, t: float(np.mean(p - t))})(name="diff")
+        self.calls = 0
+
+    def __getattr__(self, item):
+        return getattr(self._impl, item)
+
+    def update(self, pred, target, image_id):
+        self.calls += 1
+        if image_id == "bad":
+            raise ZeroDivisionError("plugin bug")
+        self._impl.update(pred, target, image_id)
+
+
+def _score(tmp_path, units, loader, metric=None):
+    from ledbench.bench.cache import Cache
+    from ledbench.bench.scoring import score_stage
+
+    cache = Cache(tmp_path / "cache")
+    metric = metric or _Mean()
+    errors, done = [], {}
+    score_stage(units, lambda g: [metric], cache, loader, lambda u, m, e: errors.append((u.image_id, m, str(e))),
+                lambda g, ms: done.update({g: {k: v for m in ms for k, v in m.per_image().items()}}))
+    return metric, errors, done, cache
+
+
+def test_score_stage_isolates_failing_units_and_caches_per_image_scores(tmp_path):
+    from ledbench.bench.scoring import ScoreGroup, ScoreUnit, Source
+
+    g = ScoreGroup("gamma", "quality", "quality", "full_reference")
+    units = [ScoreUnit(g, i, Source("enhanced", "k" + i), Source("reference", "r" + i))
+             for i in ("a", "bad", "missing", "c")]
+    values = {"ka": 3.0, "ra": 1.0, "kbad": 0.0, "rbad": 0.0, "kc": 5.0, "rc": 2.0}
+
+    def load(src, iid, kind):
+        if src.key not in values:
+            raise InputError(f"cannot read {iid}.png")
+        return np.array(values[src.key])
+
+    metric, errors, done, cache = _score(tmp_path, units, load)
+    assert errors == [("bad", "diff", "plugin bug"), ("missing", "", "cannot read missing.png")]
+    assert done[g] == {"a": {"diff": 2.0}, "c": {"diff": 3.0}}
+    # a second pass is served from the score cache: the metric is not called again for scored units
+    metric2, errors2, done2, cache2 = _score(tmp_path, units, load)
+    assert done2[g] == done[g] and metric2.calls == 1 and cache2.stats["score_hit"] == 2
+
+
+def test_score_stage_loads_each_source_once_per_unit(tmp_path):
+    from ledbench.bench.cache import Cache
+    from ledbench.bench.scoring import ScoreGroup, ScoreUnit, Source, score_stage
+    from ledbench.tasks.metrics import create_metric
+
+    g = ScoreGroup("gamma", "quality", "quality", "full_reference")
+    units = [ScoreUnit(g, "a", Source("enhanced", "ka"), Source("reference", "ra"))]
+    calls = []
+    rng = np.random.default_rng(0)
+    imgs = {"ka": rng.random((16, 16, 3)), "ra": rng.random((16, 16, 3))}
+
+    def load(src, iid, kind):
+        calls.append(src.key)
+        return {"image": imgs[src.key]}
+
+    metrics = [create_metric("psnr"), create_metric("ssim")]
+    score_stage(units, lambda grp: list(metrics), Cache(tmp_path), load, lambda *a: False, lambda *a: None)
+    assert calls == ["ka", "ra"]
+    from skimage.metrics import peak_signal_noise_ratio
+
+    assert metrics[0].per_image()["a"]["psnr"] == pytest.approx(peak_signal_noise_ratio(imgs["ra"], imgs["ka"],
+                                                                                        data_range=1.0))
+
+
+def _tiny_run(tmp_path, **kw):
+    from ledbench.bench.runner import RunConfig, run
+
+    base = dict(name="t", dataset="tiny_pairs", enhancers=("identity", "gamma"), tasks=("quality",),
+                metrics=("psnr", "ssim"), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), quiet=True,
+                device="cpu")
+    base.update(kw)
+    return run(RunConfig(**base))
+
+
+def test_a_bad_reference_loses_only_its_own_scores(tmp_path):
+    """A size-mismatched reference in a paired folder is one recorded score failure per enhancer, not a crash."""
+    from ledbench.bench.imageio import write_png
+    from ledbench.bench.results import read_results
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        sharp = rng.random((24, 32, 3)).astype(np.float32)
+        write_png(data / "sharp" / f"im{i}.png", sharp if i != 1 else sharp[:20])
+        write_png(data / "low" / f"im{i}.png", sharp * 0.3)
+    out = _tiny_run(tmp_path, dataset=f"folder:{data}")
+    bad = [e for e in out.errors if e["item"] == "im1"]
+    assert bad and all(e["stage"] in ("score", "read") for e in bad), out.errors
+    assert any("size mismatch" in e["error"] for e in bad)
+    df = read_results(out.run_dir)
+    full = df[df.protocol == "full_reference"]
+    assert set(full.enhancer) == {"identity", "gamma"} and (full.n_images == 2).all()
+    assert (full.n_images_total == 3).all()
+    manifest = json.loads((out.run_dir / "manifest.json").read_text())
+    assert {e["item"] for e in manifest["errors"]} == {"im1"}
+
+
+def test_on_error_fail_stops_with_one_line(tmp_path):
+    from ledbench.bench.imageio import write_png
+
+    data = tmp_path / "data"
+    write_png(data / "sharp" / "a.png", np.zeros((20, 20, 3), np.float32))
+    write_png(data / "low" / "a.png", np.zeros((20, 24, 3), np.float32))
+    with pytest.raises(InputError, match=r"a\.png.*size mismatch.*on_error=skip"):
+        _tiny_run(tmp_path, dataset=f"folder:{data}", on_error="fail")
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("limit", -1, "limit"), ("batch", 0, "batch"), ("workers", -3, "workers"), ("tile", -5, "tile"),
+    ("tile", 8, "tile"),  # with the default tile_overlap=32: stride would be < 1
+    ("enhancers", "", "enhancers"), ("device", "gpu", "device"), ("dataset_args", "notadict", "dataset_args"),
+])
+def test_run_keys_are_validated_at_the_door(key, value, match):
+    from ledbench.bench.run_config import load_run_config
+
+    with pytest.raises(ConfigError, match=match) as info:
+        load_run_config(None, {key: value})
+    assert "\n" not in str(info.value)
+
+
+def test_explicit_cuda_without_cuda_is_an_error_and_auto_falls_back():
+    import torch
+
+    from ledbench.bench.device import check_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    notices = []
+    assert check_device("auto", notice=notices.append).type == "cpu" and "CPU" in notices[0]
+    for spec in ("cuda", "cuda:7"):
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            check_device(spec)
+
+
+def test_metric_of_another_task_kind_is_rejected_before_running(tmp_path):
+    with pytest.raises(ConfigError, match=r"'map50' is an output of the metric '\w+'"):
+        _tiny_run(tmp_path, metrics=("map50",))
+    from ledbench.tasks.metrics import list_metrics, metric_directions
+
+    det = next(m for m in list_metrics() if "map50" in metric_directions(m))
+    with pytest.raises(ConfigError, match=rf"'{det}' is a detection metric.*valid here: .*psnr"):
+        _tiny_run(tmp_path, metrics=(det,))
+
+
+def test_shard_items_is_a_pure_partition():
+    from ledbench.bench.runner import shard_items
+
+    items = list(range(11))
+    sizes = [5, 1, 1, 9, 2, 2, 7, 1, 3, 3, 8]
+    for world in (1, 2, 3):
+        shards = [shard_items(items, r, world, sizes) for r in range(world)]
+        assert sorted(x for s in shards for x in s) == items
+        assert all(s == sorted(s) for s in shards)  # dataset order kept
+        loads = [sum(sizes[i] for i in s) for s in shards]
+        assert max(loads) - min(loads) <= max(sizes)
+        assert shards == [shard_items(items, r, world, sizes) for r in range(world)]
+
+
+def test_run_directory_is_swapped_in_whole(tmp_path, monkeypatch):
+    """A write that fails half-way (full disk) leaves the previous run directory exactly as it was."""
+    from ledbench.bench import runner
+
+    run_dir = tmp_path / "run"
+    runner.write_run_dir(run_dir, {"results.csv": b"old results\n", "manifest.json": {"run": 1}})
+    (run_dir / "notes.txt").write_text("mine")
+    (run_dir / "report").mkdir()
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+
+    real = runner.atomic_write_bytes
+    calls = []
+
+    def full_disk(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(runner, "atomic_write_bytes", full_disk)
+    with pytest.raises(InputError, match=r"cannot write the run directory .*No space left"):
+        runner.write_run_dir(run_dir, {"results.csv": b"new\n", "per_image.csv": b"new\n"})
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(runner, "atomic_write_bytes", real)
+    runner.write_run_dir(run_dir, {"results.csv": b"new\n"})
+    assert (run_dir / "results.csv").read_bytes() == b"new\n"
+    assert not (run_dir / "manifest.json").exists()       # no file of the previous run survives beside the new one
+    assert not (run_dir / "report").exists()              # nor an output derived from it
+    assert (run_dir / "notes.txt").read_text() == "mine"  # a user's own file is kept
+
+
+def test_quality_and_downstream_rows_come_from_one_scoring_path(tmp_path):
+    """The floor row, pseudo-GT rows and the reference ceiling all come out of the same stage."""
+    import torch
+
+    from ledbench.bench.results import read_results
+    from ledbench.tasks.base import Task
+    from ledbench.tasks.registry import TASKS
+
+    class Bright(Task):
+        kind = "segmentation"
+        default_metrics = ("miou",)
+
+        def predict(self, images):
+            return [{"mask": (img.mean(-1) > 0.25).astype(np.int64)} for img in images]
+
+    TASKS.register("seg_bright_scoring_test", Bright, overwrite=True)
+    del torch
+    out = _tiny_run(tmp_path, tasks=("quality", "seg_bright_scoring_test"))
+    df = read_results(out.run_dir)
+    seg = df[df.task_model == "seg_bright_scoring_test"]
+    assert set(seg.protocol) == {"pseudo_gt"}
+    ref = seg[(seg.enhancer == "reference") & (seg.metric == "miou")]["value"].item()
+    assert ref == pytest.approx(1.0)
+    assert set(df[df.task == "quality"].enhancer) == {"identity", "gamma"}
