@@ -1,4 +1,4 @@
-"""Content-addressed cache for enhanced images and task predictions.
+"""Content-addressed, verified cache for enhanced images, task predictions and per-image scores.
 
 Keys are SHA-256 digests of canonical JSON:
 
@@ -9,16 +9,28 @@ Keys are SHA-256 digests of canonical JSON:
 - per-image score: (cache format, metric identity, prediction key, target key) -> ``.json`` (per-image metrics
   only; dataset-level metrics such as COCO mAP are recomputed from cached predictions).
 
-Files are written atomically (temp file + ``os.replace``): a crash never leaves a truncated entry, and every
-finished unit survives for the next run (per-item resume). The root is ``$LEDBENCH_HOME/cache``, never inside the
-package.
+Integrity: every entry is written atomically (temp file + ``os.replace``) and followed by a sidecar
+``<entry>.b2`` holding the BLAKE2b digest and size of its bytes. A read (``has_*`` and ``get_*``) verifies the bytes
+against the sidecar: a truncated PNG, a cut ``.npz`` or a flipped bit in a score is reported once (a ``WARNING`` on
+the ``ledbench.cache`` logger naming the file), removed, counted in ``stats["corrupt"]`` and treated as a miss, so
+the caller recomputes it. Entries written by older versions (no sidecar) are misses and are overwritten on
+recomputation (nothing from before verification is trusted).
+
+Sharing: processes that share one cache root take a per-key file lock (:meth:`Cache.lock`, ``filelock``), and
+:meth:`Cache.once` computes a unit only when no one else did it while this process waited, so no work is done twice
+and no write interleaves. The root is ``$LEDBENCH_HOME/cache``, never inside the package.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import json
+import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,39 +58,129 @@ def prediction_key(task_identity: dict[str, Any], image_key: str) -> str:
                                        "image": image_key}))
 
 
+DIGEST_SUFFIX = ".b2"
+_log = logging.getLogger("ledbench.cache")
+
+
+def _digest(data: bytes) -> str:
+    return f"blake2b-128 {hashlib.blake2b(data, digest_size=16).hexdigest()} {len(data)}"
+
+
 class Cache:
-    """Enhanced-image and prediction store under ``root``; ``stats`` counts hits and misses per stage."""
+    """Enhanced-image, prediction and score store under ``root``; ``stats`` counts hits and misses per stage (and
+    ``corrupt`` entries removed)."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.stats: Counter = Counter()
+        self._reported: set[str] = set()
 
     def _path(self, kind: str, key: str, suffix: str) -> Path:
         return self.root / kind / key[:2] / f"{key}{suffix}"
+
+    # -- verified bytes -----------------------------------------------------------------------------------------
+    def _write(self, path: Path, data: bytes) -> None:
+        """Entry first, then its digest: a reader never sees a digest for bytes that are not there yet."""
+        atomic_write_bytes(path, data)
+        atomic_write_bytes(path.with_name(path.name + DIGEST_SUFFIX), _digest(data).encode())
+
+    def _bad(self, path: Path, why: str) -> None:
+        """Report a corrupt entry once, remove it (and its digest) and count it; the caller treats it as a miss."""
+        if str(path) not in self._reported:
+            self._reported.add(str(path))
+            _log.warning("ledbench cache: corrupt entry %s (%s); removed, it will be recomputed", path, why)
+        self.stats["corrupt"] += 1
+        for p in (path, path.with_name(path.name + DIGEST_SUFFIX)):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # read-only shared cache: say so, the entry stays a miss for this process
+                _log.warning("ledbench cache: cannot remove %s: %s", p, exc)
+
+    def read_verified(self, path: Path) -> bytes | None:
+        """The entry's bytes if present and matching its digest; None for a miss (absent, or written by a version
+        without digests); a corrupt entry is reported, removed and None."""
+        side = path.with_name(path.name + DIGEST_SUFFIX)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._bad(path, f"unreadable: {exc}")
+            return None
+        try:
+            expected = side.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None  # legacy entry or a write in progress: a miss, overwritten when recomputed
+        except (OSError, UnicodeDecodeError) as exc:
+            self._bad(path, f"unreadable digest: {exc}")
+            return None
+        if _digest(data) != expected:
+            self._bad(path, f"content does not match its digest ({len(data)} bytes)")
+            return None
+        return data
+
+    def _has(self, path: Path) -> bool:
+        return self.read_verified(path) is not None
+
+    # -- shared caches ------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout: float = -1):
+        """Exclusive per-key lock across processes (``filelock`` on ``ROOT/locks/<k>/<key>.lock``).
+
+        Use it as "compute unless someone else did it while I waited"::
+
+            with cache.lock(key):
+                if not cache.has_enhanced(key):
+                    cache.put_enhanced(key, compute())
+
+        (or :meth:`once`). Lock files are left in place: deleting one while another process waits on it would
+        let two processes hold "the" lock.
+        """
+        from filelock import FileLock
+
+        path = self._path("locks", key, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path), timeout=timeout):
+            yield
+
+    def once(self, key: str, exists: Callable[[], bool], compute: Callable[[], Any]) -> bool:
+        """Run ``compute()`` (which stores the entry) under ``key``'s lock unless ``exists()`` is true before or
+        after waiting for the lock. True when this process computed it."""
+        if exists():
+            return False
+        with self.lock(key):
+            if exists():
+                return False
+            compute()
+            return True
 
     # -- enhanced images ----------------------------------------------------------------------------------------
     def enhanced_path(self, key: str) -> Path:
         return self._path("enhanced", key, ".png")
 
     def has_enhanced(self, key: str) -> bool:
-        return self.enhanced_path(key).is_file()
+        """True when a verified entry exists (a corrupt one is removed and reported)."""
+        return self._has(self.enhanced_path(key))
 
     def get_enhanced(self, key: str, *, count: bool = True) -> np.ndarray | None:
         """The cached uint8 image or None; ``count=False`` for re-reads that should not count as hits."""
         path = self.enhanced_path(key)
+        data = self.read_verified(path)
         img = None
-        if path.is_file():
+        if data is not None:
             try:
-                img = read_png_u8(path)
-            except OSError:  # unreadable entry: treat as a miss (it is overwritten on recomputation)
-                img = None
+                img = read_png_u8(io.BytesIO(data))
+            except Exception as exc:  # noqa: BLE001 - digest matched but PIL refuses it: written broken
+                self._bad(path, f"cannot decode: {exc}")
         if count:
             self.stats["enhance_hit" if img is not None else "enhance_miss"] += 1
         return img
 
     def put_enhanced(self, key: str, img_u8: np.ndarray) -> Path:
         path = self.enhanced_path(key)
-        atomic_write_bytes(path, encode_png(img_u8))
+        self._write(path, encode_png(img_u8))
         return path
 
     # -- predictions --------------------------------------------------------------------------------------------
@@ -86,17 +188,18 @@ class Cache:
         return self._path("predictions", key, ".npz")
 
     def has_prediction(self, key: str) -> bool:
-        return self.prediction_path(key).is_file()
+        return self._has(self.prediction_path(key))
 
     def get_prediction(self, key: str, *, count: bool = True) -> dict[str, np.ndarray] | None:
         path = self.prediction_path(key)
+        data = self.read_verified(path)
         pred = None
-        if path.is_file():
+        if data is not None:
             try:
-                with np.load(path, allow_pickle=False) as data:
-                    pred = {k: data[k] for k in data.files}
-            except (OSError, ValueError):
-                pred = None
+                with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                    pred = {k: npz[k] for k in npz.files}
+            except Exception as exc:  # noqa: BLE001 - zipfile/zlib/ValueError for a broken archive
+                self._bad(path, f"cannot decode: {exc}")
         if count:
             self.stats["predict_hit" if pred is not None else "predict_miss"] += 1
         return pred
@@ -105,20 +208,23 @@ class Cache:
         buf = io.BytesIO()
         np.savez_compressed(buf, **{k: np.asarray(v) for k, v in pred.items()})
         path = self.prediction_path(key)
-        atomic_write_bytes(path, buf.getvalue())
+        self._write(path, buf.getvalue())
         return path
 
     # -- per-image scores ---------------------------------------------------------------------------------------
-    def get_score(self, key: str) -> dict[str, float] | None:
-        import json
+    def score_path(self, key: str) -> Path:
+        return self._path("scores", key, ".json")
 
-        path = self._path("scores", key, ".json")
+    def get_score(self, key: str) -> dict[str, float] | None:
+        path = self.score_path(key)
+        data = self.read_verified(path)
+        if data is None:
+            return None
         try:
-            return {k: float(v) for k, v in json.loads(path.read_text()).items()}
-        except (OSError, ValueError):
+            return {k: float(v) for k, v in json.loads(data.decode()).items()}
+        except (ValueError, AttributeError, TypeError, UnicodeDecodeError) as exc:
+            self._bad(path, f"cannot decode: {exc}")
             return None
 
     def put_score(self, key: str, values: dict[str, float]) -> None:
-        import json
-
-        atomic_write_bytes(self._path("scores", key, ".json"), json.dumps(values).encode())
+        self._write(self.score_path(key), json.dumps(values).encode())

@@ -24,6 +24,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ChecksumError, WeightsUnavailable
 from .paths import home, weights_dirs
@@ -44,6 +45,9 @@ class WeightsSpec:
         state_dict_key: key under which the state dict is stored in the checkpoint (``params``, ``model``), or None.
         subdir: sub-folder of a weights folder where the file may also live (``<subdir>/<filename>``).
         size_mb: approximate size, shown before downloading.
+        config: the Config overrides the file needs (``{"width": 32}``); a weights tag is the single place that
+            says so: the registry applies them once, when it builds the plugin, under the user's overrides.
+        extra: loader hints a consumer reads itself (a metric's CLIP build options); never Config overrides.
     """
 
     filename: str
@@ -58,6 +62,7 @@ class WeightsSpec:
     subdir: str | None = None
     size_mb: float | None = None
     notes: str = ""
+    config: dict = field(default_factory=dict, hash=False)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -268,10 +273,17 @@ def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) 
         matching = [(w, sp) for w, sp in candidates if not sp.sha256 or digest == sp.sha256.lower()]
         if not matching:
             expected = ", ".join(sp.sha256[:12] for _, sp in candidates if sp.sha256)
-            rows.append((candidates[0][0], path, f"refused: sha256 {digest[:12]} matches none of {expected}"))
+            rows.append((candidates[0][0], path, f"refused: {path.name} is a known name but its sha256 "
+                                                 f"{digest[:12]} matches none of the official ones ({expected}): "
+                                                 "corrupt or a different file"))
             continue
         if any(sp.sha256 for _, sp in matching):
             matching = [(w, sp) for w, sp in matching if sp.sha256]
+        else:  # no official digest to compare: read the contents safely instead (no code runs)
+            problem = content_problem(path, matching[0][1], what=matching[0][0])
+            if problem:
+                rows.append((matching[0][0], path, f"refused: {problem}"))
+                continue
         for what, spec in matching:
             dest_dir = target_dir / spec.subdir if spec.subdir else target_dir
             dest_dir.mkdir(parents=True, exist_ok=True)
@@ -286,18 +298,108 @@ def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) 
     return rows
 
 
-def load_checkpoint(path: str | os.PathLike, spec: WeightsSpec | None = None, *, trust: bool = False) -> dict:
-    """Load a torch checkpoint safely (``weights_only=True`` unless ``trust``) and unwrap its state dict."""
-    import torch
+# -- safe loading: no code from weights without consent -----------------------------------------------------------
+
+TRUST_HINT = "only if you trust where the file comes from, pass trust_weights=True (CLI: --trust-weights)"
+
+
+class UnsafeCheckpoint(WeightsUnavailable):
+    """A pickled checkpoint that references Python objects outside the allowed classes: loading it in full could run
+    code, so it is refused unless the user passes ``trust_weights=True``."""
+
+
+def not_a_checkpoint(path: str | os.PathLike, exc: BaseException | str) -> WeightsUnavailable:
+    """The error for an unreadable, truncated or foreign file (never advises trusting it)."""
+    detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    if isinstance(exc, BaseException):
+        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return WeightsUnavailable(f"not a checkpoint / corrupt: {str(path)!r} ({detail}); download or export it again")
+
+
+def _offending_globals(path: str | os.PathLike, exc: BaseException, allowed: set[str] = frozenset()) -> list[str]:
+    import re
 
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust)
-    except Exception as exc:
-        if not trust and "weights_only" in str(exc):
-            raise WeightsUnavailable(
-                f"{str(path)!r} needs full unpickling (it stores Python objects); if you trust its source, pass "
-                f"trust_weights=True") from None
-        raise WeightsUnavailable(f"cannot read weights file {str(path)!r}: {exc}") from None
+        import torch
+
+        names = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(str(path)) if n not in allowed]
+        if names:
+            return names
+    except Exception:  # noqa: BLE001 - legacy (non-zip) format: read the name from torch's message
+        pass
+    return re.findall(r"GLOBAL ([\w.]+)", str(exc))
+
+
+def _is_unsafe_error(exc: BaseException) -> bool:
+    """torch's weights_only unpickler refused a global / opcode (as opposed to a truncated or foreign file)."""
+    import pickle
+
+    text = str(exc)
+    return isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in text
+
+
+def safe_torch_load(path: str | os.PathLike, *, trust: bool = False, allowed_globals: list | None = None,
+                    what: str | None = None) -> Any:
+    """``torch.load`` with ``weights_only=True`` (plus ``allowed_globals``, entries as for
+    ``torch.serialization.safe_globals``) unless ``trust``.
+
+    Raises :class:`UnsafeCheckpoint` naming the first offending globals when the file stores other Python objects,
+    and ``WeightsUnavailable("not a checkpoint / corrupt: ...")`` for a truncated or foreign file.
+    """
+    import contextlib
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    try:
+        if trust:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        ctx = torch.serialization.safe_globals(allowed_globals) if allowed_globals else contextlib.nullcontext()
+        with ctx, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+        if isinstance(exc, (MemoryError, KeyboardInterrupt)):
+            raise
+        bad = _offending_globals(path, exc, {_global_name(e) for e in allowed_globals or []}) \
+            if not trust and _is_unsafe_error(exc) else []
+        if bad:  # a named global was refused; anything else (bad opcode, cut zip) is not a checkpoint
+            listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise UnsafeCheckpoint(
+                f"refusing to unpickle {str(path)!r}{f' ({what})' if what else ''}: it references {listed}, which "
+                f"is not among the classes allowed in a model checkpoint, so loading it could run code. Use the "
+                f"official file (or a state dict / safetensors export); {TRUST_HINT}") from None
+        raise not_a_checkpoint(path, exc) from None
+
+
+def _global_name(entry: Any) -> str:
+    if isinstance(entry, tuple):
+        return entry[1]
+    return f"{entry.__module__}.{entry.__qualname__}"
+
+
+def content_problem(path: str | os.PathLike, spec: WeightsSpec, *, what: str | None = None) -> str | None:
+    """Why a file without an official sha256 must not be imported, or None: ``spec.extra["content_check"]`` names
+    (as ``"module:function"``) a check that raises on a file whose unpickling could run code or that is not a
+    checkpoint (ultralytics ``.pt`` files use :func:`ledbench.tasks.ultralytics_env.check_ultralytics_checkpoint`).
+    """
+    target = (spec.extra or {}).get("content_check")
+    if not target:
+        return None
+    import importlib
+
+    module, _, func = str(target).partition(":")
+    try:
+        getattr(importlib.import_module(module), func)(path, what=what)
+    except WeightsUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def load_checkpoint(path: str | os.PathLike, spec: WeightsSpec | None = None, *, trust: bool = False) -> dict:
+    """Load a torch checkpoint safely (``weights_only=True`` unless ``trust``) and unwrap its state dict."""
+    obj = safe_torch_load(path, trust=trust)
     key = spec.state_dict_key if spec else None
     if key and isinstance(obj, dict) and key in obj:
         obj = obj[key]
@@ -307,8 +409,56 @@ def load_checkpoint(path: str | os.PathLike, spec: WeightsSpec | None = None, *,
                 obj = obj[k]
                 break
     if not isinstance(obj, dict):
-        raise WeightsUnavailable(f"{str(path)!r} does not hold a state dict")
+        raise WeightsUnavailable(f"{str(path)!r} does not hold a state dict (found {type(obj).__name__})")
     return obj
+
+
+def load_state_dict_checked(model: Any, state: dict, *, source: str | os.PathLike | None = None,
+                            arch: str | None = None, strict: bool = True) -> None:
+    """``model.load_state_dict(state, strict)`` with a one-line error instead of torch's key dump.
+
+    The message names the file, the architecture that expected the keys and the first few missing, unexpected and
+    shape-mismatched keys (:class:`WeightsUnavailable`).
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in state] if strict else []
+    unexpected = [k for k in state if k not in own] if strict else []
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+
+        parts = [f"{len(missing)} missing: {few(missing)}" if missing else "",
+                 f"{len(unexpected)} unexpected: {few(unexpected)}" if unexpected else "",
+                 f"{len(shapes)} shape mismatches (file vs model): {few(shapes)}" if shapes else ""]
+        arch = arch or type(model).__name__
+        where = f"{str(source)!r}" if source is not None else "the state dict"
+        raise WeightsUnavailable(f"{where} does not fit {arch}: {'; '.join(p for p in parts if p)}; pass the "
+                                 f"checkpoint made for this architecture (or the matching weight tag / config)")
+    model.load_state_dict(state, strict=strict)
+
+
+def hf_pretrained_kwargs(folder: str | os.PathLike | None, *, trust: bool = False, what: str | None = None) -> dict:
+    """Keyword arguments for transformers' ``from_pretrained`` that never unpickle code without consent.
+
+    Not trusted: safetensors when the folder has them (``use_safetensors=True``); a folder with only pickled
+    ``*.bin`` weights is read here first with ``weights_only=True`` (:class:`UnsafeCheckpoint` if it stores Python
+    objects, "not a checkpoint / corrupt" if unreadable) and then loaded with ``weights_only=True``. Trusted: full
+    unpickling is allowed (``weights_only=False``). ``folder`` None (a hub id) relies on ``weights_only=True``.
+    """
+    if trust:
+        return {"weights_only": False}
+    kwargs: dict[str, Any] = {"weights_only": True}
+    if folder is not None and Path(folder).is_dir():
+        folder = Path(folder)
+        if any(folder.glob("*.safetensors")):
+            kwargs["use_safetensors"] = True
+        else:
+            for binary in sorted(folder.glob("*.bin")):
+                safe_torch_load(binary, what=what)
+            kwargs["use_safetensors"] = False
+    return kwargs
 
 
 def spec_to_json(spec: WeightsSpec) -> str:

@@ -14,6 +14,7 @@ results row, so two runs are comparable only when they saw the same images.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ledbench.bench.config import NoConfig, config_hash, sha256_text
+from ledbench.bench.config import NoConfig, config_hash
 from ledbench.bench.errors import InputError
 from ledbench.bench.files import array_hash, file_hash
 from ledbench.bench.imageio import image_size, is_image_file, read_image
@@ -143,6 +144,8 @@ class Dataset:
         self._class_names: dict[int, str] = {}
         self.ignore_index = 255
         self._items: list[Item] | None = None
+        #: ``(path, reason)`` for files found but not used (symlink loops, dangling links), for the run manifest
+        self.skipped_files: list[tuple[str, str]] = []
 
     def build_items(self) -> list[Item]:
         raise NotImplementedError
@@ -157,7 +160,7 @@ class Dataset:
             ids = [it.id for it in items]
             if len(set(ids)) != len(ids):
                 dup = sorted({i for i in ids if ids.count(i) > 1})[:3]
-                raise ValueError(f"dataset {self.name}: duplicate item ids {dup}")
+                raise InputError(f"dataset {self.name}: duplicate item ids {dup}; every item needs its own id")
             self._items = items
         return self._items
 
@@ -197,14 +200,16 @@ class Dataset:
     def manifest_hash(self) -> str:
         rows = self.manifest()
         text = "\n".join(f"{r['id']}\t{r['input_sha256']}\t{r['reference_sha256'] or '-'}" for r in rows)
-        return sha256_text(text)
+        # ids from non-UTF-8 file names carry surrogate escapes: hash their original bytes (the same digest as
+        # sha256_text for every UTF-8 name)
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)})"
 
 
 def relative_id(path: Path, root: Path) -> str:
-    """Stable item id: POSIX relative path without suffix."""
+    """Stable item id: POSIX relative path without suffix (see :func:`unique_ids` for shared stems)."""
     return path.relative_to(root).with_suffix("").as_posix()
 
 
@@ -229,36 +234,83 @@ def require_dir(path: str | os.PathLike, what: str, hint: str = "") -> Path:
     raise InputError(msg + (f". {hint}" if hint else ""))
 
 
-def list_images(root: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Image files under ``root`` (hidden files and folders skipped), sorted naturally by relative path."""
+def list_images(root: str | os.PathLike, recursive: bool = True,
+                skipped: list[tuple[str, str]] | None = None) -> list[Path]:
+    """Image files under ``root`` (hidden files and folders skipped), sorted naturally by relative path.
+
+    Symlinked folders are not followed. Entries that cannot be read as files (a symlink loop, a dangling symlink
+    named like an image) and symlinked folders are appended to ``skipped`` as ``(path, reason)`` instead of
+    vanishing without a word.
+    """
     root = Path(root)
     it = root.rglob("*") if recursive else root.iterdir()
-    files = [p for p in it if p.is_file() and is_image_file(p)
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    files = []
+    for p in it:
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.is_file():
+            if is_image_file(p):
+                files.append(p)
+            continue
+        if skipped is not None and p.is_symlink():
+            reason = _symlink_problem(p)
+            if reason and (is_image_file(p) or reason != "dangling symlink"):
+                skipped.append((str(p), reason))
     return sorted(files, key=lambda p: natural_key(p.relative_to(root).as_posix()))
 
 
+def _symlink_problem(path: Path) -> str | None:
+    """Why a symlink is not read as an image: ``symlink loop``, ``dangling symlink``, ``symlinked folder``."""
+    import errno
+
+    try:
+        path.stat()
+    except OSError as exc:
+        return "symlink loop" if exc.errno == errno.ELOOP else "dangling symlink"
+    if path.is_dir():
+        try:
+            target, here = path.resolve(strict=True), path.parent.resolve()
+            loop = target == here or target in here.parents
+        except (OSError, RuntimeError):
+            loop = True
+        return "symlink loop (a folder link to its own ancestor; not followed)" if loop else \
+            "symlinked folder (not followed)"
+    return None
+
+
+def unique_ids(files: list[Path], root: Path) -> list[str]:
+    """Item ids for ``files``: the relative path without suffix, or *with* its suffix for files that share a stem
+    (``x.png`` and ``x.jpg`` become ids ``x.png`` and ``x.jpg``), so ids are unique and outputs never collide."""
+    keys = [relative_id(p, root) for p in files]
+    count: dict[str, int] = {}
+    for key in keys:
+        count[key] = count.get(key, 0) + 1
+    return [key if count[key] == 1 else p.relative_to(root).as_posix() for key, p in zip(keys, files)]
+
+
 def index_by_id(files: list[Path], root: Path) -> dict[str, Path]:
-    """``{relative id: path}``; two files with the same id (``a.png`` and ``a.jpg``) are an :class:`InputError`."""
-    out: dict[str, Path] = {}
-    for path in files:
-        key = relative_id(path, root)
-        if key in out:
-            raise InputError(f"ambiguous images {str(out[key])!r} and {str(path)!r} share the id {key!r}; "
-                             "remove one of them")
-        out[key] = path
-    return out
+    """``{item id: path}`` with :func:`unique_ids` (files that share a stem keep their suffix in the id)."""
+    return dict(zip(unique_ids(files, root), files))
 
 
 def pair_by_relative_path(input_root: Path, reference_root: Path, *, missing: str = "error",
-                          recursive: bool = True) -> list[tuple[str, Path, Path]]:
+                          recursive: bool = True,
+                          skipped: list[tuple[str, str]] | None = None) -> list[tuple[str, Path, Path]]:
     """Pair images of two trees by relative path without suffix: ``[(id, input, reference)]`` in natural order.
 
     ``missing="error"`` raises an :class:`InputError` naming the unpaired files; ``"skip"`` drops inputs without
     a reference (references without an input are always ignored).
     """
-    inputs = index_by_id(list_images(input_root, recursive), input_root)
-    refs = index_by_id(list_images(reference_root, recursive), reference_root)
+    inputs = index_by_id(list_images(input_root, recursive, skipped), input_root)
+    refs = index_by_id(list_images(reference_root, recursive, skipped), reference_root)
+    shared = [k for k in inputs if k not in refs and k != relative_id(inputs[k], input_root)]
+    if shared:  # x.png and x.jpg inputs, but the reference tree does not tell which pairs with what
+        stem = relative_id(inputs[shared[0]], input_root)
+        same = [str(p) for k, p in inputs.items() if relative_id(p, input_root) == stem]
+        raise InputError(f"ambiguous images {' and '.join(repr(x) for x in same[:3])} share the id {stem!r}; pairs "
+                         f"are matched by relative path without suffix: remove one of them (or give the references "
+                         f"the same file names)")
     lonely = [k for k in inputs if k not in refs]
     if lonely and missing == "error":
         first = ", ".join(repr(str(inputs[k])) for k in lonely[:3])

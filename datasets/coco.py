@@ -80,25 +80,90 @@ def load_coco_json(path: Path) -> dict:
     return data
 
 
+def _ann_where(source: str, ann: Any, index: int) -> str:
+    ann_id = ann.get("id") if isinstance(ann, dict) else None
+    return f"{source}: annotation {'id ' + repr(ann_id) if ann_id is not None else f'#{index}'}"
+
+
+def _number(value: Any) -> float | None:
+    """A finite real number, or None (bools and strings are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def validate_annotation(ann: Any, source: str, index: int = 0) -> tuple[int, list[float], int, int, float | None]:
+    """Check one COCO instance annotation: ``(image_id, [x, y, w, h], category_id, iscrowd, area)``.
+
+    An :class:`InputError` names the file and the annotation id for a non-object, a missing or non-integer
+    ``image_id`` / ``category_id``, a ``bbox`` that is not 4 finite numbers (8-number polygons belong in
+    ``segmentation``), or a negative width / height.
+    """
+    where = _ann_where(source, ann, index)
+    if not isinstance(ann, dict):
+        raise InputError(f"{where} is a {type(ann).__name__}, expected an object with image_id, category_id, bbox")
+    fields = {}
+    for key in ("image_id", "category_id"):
+        if key not in ann:
+            raise InputError(f"{where} has no {key!r}")
+        v = ann[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or not str(v).strip().lstrip("-").isdigit():
+            raise InputError(f"{where}: {key} must be an integer, got {v!r}")
+        fields[key] = int(v)
+    box = ann.get("bbox")
+    if not isinstance(box, (list, tuple)) or len(box) != 4 or any(_number(v) is None for v in box):
+        raise InputError(f"{where}: 'bbox' must be 4 finite numbers [x, y, width, height], got "
+                         f"{str(box)[:80] if box is not None else 'none'}")
+    box = [float(v) for v in box]
+    if box[2] < 0 or box[3] < 0:
+        raise InputError(f"{where}: negative box size (width {box[2]:g}, height {box[3]:g}); COCO boxes are "
+                         "[x, y, width, height] with width, height >= 0")
+    crowd = ann.get("iscrowd", 0)
+    if crowd not in (0, 1, True, False):
+        raise InputError(f"{where}: iscrowd must be 0 or 1, got {crowd!r}")
+    area = ann.get("area")
+    if area is not None and (_number(area) is None or float(area) < 0):
+        raise InputError(f"{where}: area must be a number >= 0, got {area!r}")
+    return fields["image_id"], box, fields["category_id"], int(crowd), None if area is None else float(area)
+
+
 def coco_targets(data: dict, source: str = "annotations") -> dict[int, dict[str, np.ndarray]]:
-    """COCO image id -> detection target (boxes converted from xywh to xyxy)."""
-    per: dict[int, list[dict]] = {}
-    for ann in data["annotations"]:
-        try:
-            per.setdefault(int(ann["image_id"]), []).append(ann)
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"{source}: annotation without a valid image_id: {str(ann)[:120]}") from None
+    """COCO image id -> detection target (boxes converted from xywh to xyxy); annotations are validated by
+    :func:`validate_annotation` (one-line :class:`InputError` with the annotation id)."""
+    anns = data.get("annotations")
+    if not isinstance(anns, list):
+        raise InputError(f"{source}: 'annotations' must be a list, got {type(anns).__name__}")
+    per: dict[int, list[tuple]] = {}
+    for index, ann in enumerate(anns):
+        img_id, box, cat, crowd, area = validate_annotation(ann, source, index)
+        per.setdefault(img_id, []).append((box, cat, crowd, area))
     out = {}
-    for img_id, anns in per.items():
-        try:
-            xywh = np.asarray([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
-        except (KeyError, ValueError):
-            raise InputError(f"{source}: image {img_id} has an annotation without a 4-number 'bbox'") from None
+    for img_id, rows in per.items():
+        xywh = np.asarray([r[0] for r in rows], np.float64).reshape(-1, 4)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-        out[img_id] = detection_target(boxes, [int(a["category_id"]) for a in anns],
-                                       [int(a.get("iscrowd", 0)) for a in anns],
-                                       [float(a.get("area", w * h)) for a, (w, h) in zip(anns, xywh[:, 2:])])
+        out[img_id] = detection_target(boxes, [r[1] for r in rows], [r[2] for r in rows],
+                                       [r[3] if r[3] is not None else w * h for r, (w, h) in zip(rows, xywh[:, 2:])])
     return out
+
+
+def safe_file_name(im: Any, source: str, index: int = 0) -> tuple[int, str]:
+    """``(id, file_name)`` of a COCO ``images`` entry; refuses absolute names and ``..`` (a name may not point
+    outside the image folder: item ids become output paths)."""
+    where = f"{source}: image {'id ' + repr(im.get('id')) if isinstance(im, dict) and 'id' in im else f'#{index}'}"
+    if not isinstance(im, dict):
+        raise InputError(f"{where} is a {type(im).__name__}, expected an object with id and file_name")
+    img_id = im.get("id")
+    if isinstance(img_id, bool) or not isinstance(img_id, (int, str)) or not str(img_id).strip().isdigit():
+        raise InputError(f"{where}: id must be an integer, got {img_id!r}")
+    fname = im.get("file_name")
+    if not isinstance(fname, str) or not fname.strip():
+        raise InputError(f"{where}: file_name must be a non-empty string, got {fname!r}")
+    posix = fname.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":") or ".." in posix.split("/"):
+        raise InputError(f"{where}: file_name {fname!r} is absolute or contains '..'; names must be relative to "
+                         "the image folder")
+    return int(img_id), posix
 
 
 @dataclass(frozen=True)
@@ -169,7 +234,13 @@ class CocoDetection(Dataset):
         root = self._root()
         ann_path = self._annotation_file(root)
         data = load_coco_json(ann_path)
-        self.class_names = {int(c["id"]): str(c.get("name", c["id"])) for c in data.get("categories", [])}
+        cats = data.get("categories", [])
+        if not isinstance(cats, list) or not all(isinstance(c, dict) and "id" in c for c in cats):
+            raise InputError(f"{str(ann_path)!r}: 'categories' must be a list of objects with an 'id'")
+        try:
+            self.class_names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
+        except (TypeError, ValueError):
+            raise InputError(f"{str(ann_path)!r}: a category id is not an integer") from None
         targets = coco_targets(data, str(ann_path))
         img_dir = self._image_dir(root)
         ref_dir = None
@@ -179,15 +250,18 @@ class CocoDetection(Dataset):
         by_id = _index_tree(img_dir)
         ref_by_id = _index_tree(ref_dir) if ref_dir else {}
         items, absent = [], []
-        images = sorted(data["images"], key=lambda im: natural_key(str(im.get("file_name", ""))))
-        for im in images:
-            fname = str(im.get("file_name", ""))
+        if not isinstance(data["images"], list):
+            raise InputError(f"{str(ann_path)!r}: 'images' must be a list, got {type(data['images']).__name__}")
+        checked = [(safe_file_name(im, str(ann_path), i), im) for i, im in enumerate(data["images"])]
+        for (img_id, fname), im in sorted(checked, key=lambda c: natural_key(c[0][1])):
             key = Path(fname).with_suffix("").as_posix()
             path = by_id.get(key) or by_id.get(Path(fname).stem)
+            if path is None and by_id.get(fname) is not None:  # x.png and x.jpg side by side: ids keep the suffix
+                path, key = by_id[fname], fname
             if path is None:
                 absent.append(str(img_dir / fname))
                 continue
-            target = targets.get(int(im["id"]), empty_detection())
+            target = targets.get(img_id, empty_detection())
             if not cfg.include_empty and len(target["boxes"]) == 0:
                 continue
             reference = None
@@ -197,7 +271,7 @@ class CocoDetection(Dataset):
                     absent.append(str(ref_dir / fname))
                     continue
             items.append(Item(id=key, input=path, reference=reference, labels={"detection": target},
-                              meta={"coco_image_id": int(im["id"]), "width": im.get("width"),
+                              meta={"coco_image_id": img_id, "width": im.get("width"),
                                     "height": im.get("height")}))
         if absent and cfg.missing == "error":
             more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""

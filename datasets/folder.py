@@ -4,7 +4,10 @@
 
 - paired: ``ROOT/<input>/**`` and ``ROOT/<reference>/**`` where the pair of names is one of
   :data:`PAIR_NAMES` (``low``/``sharp`` as written by ``ledbench synth``, ``input``/``target``, ``lq``/``gt`` ...);
-- unpaired: every image under ``ROOT`` (recursively); ids are relative paths without suffix.
+- unpaired: every image under ``ROOT`` (recursively); ids are relative paths without suffix, with it where two
+  files share a stem (``x.png`` and ``x.jpg``: ids ``x.png`` and ``x.jpg``).
+
+Symlink loops and dangling image links are not read; they are listed in ``dataset.skipped_files``.
 
 ``real_lolblur:ROOT`` is the unpaired Real-LOL-Blur set (1354 real night blurry images, LEDNet; no ground truth).
 """
@@ -20,9 +23,9 @@ from ledbench.datasets.base import (
     Item,
     list_images,
     pair_by_relative_path,
-    relative_id,
     require_dir,
     take_stride,
+    unique_ids,
 )
 
 #: (input folder, reference folder) names recognised in a paired folder, first match wins.
@@ -89,13 +92,14 @@ class FolderDataset(Dataset):
         root = self._root()
         layout = self._layout(root)
         if layout is None:
-            files = list_images(root, cfg.recursive)
+            files = list_images(root, cfg.recursive, self.skipped_files)
             if not files:
                 raise InputError(f"no images found under {str(root)!r} (looked for png/jpg/bmp/tif/webp)")
-            items = [Item(id=relative_id(p, root), input=p) for p in files]
+            items = [Item(id=i, input=p) for i, p in zip(unique_ids(files, root), files)]
         else:
             in_root, ref_root = layout
-            pairs = pair_by_relative_path(in_root, ref_root, missing=cfg.missing, recursive=cfg.recursive)
+            pairs = pair_by_relative_path(in_root, ref_root, missing=cfg.missing, recursive=cfg.recursive,
+                                          skipped=self.skipped_files)
             if not pairs:
                 raise InputError(f"no image pairs found under {str(in_root)!r} and {str(ref_root)!r}")
             items = [Item(id=i, input=a, reference=b) for i, a, b in pairs]
@@ -141,7 +145,8 @@ class RealLOLBlur(FolderDataset):
         root = require_dir(self.config.root, "Real-LOL-Blur folder", "Download it from the LEDNet README "
                            "(https://github.com/sczhou/LEDNet) and pass real_lolblur:/path/to/Real-LOL-Blur") \
             if cfg.root else self._root()
-        files = list_images(root, cfg.recursive)
+        files = list_images(root, cfg.recursive, self.skipped_files)
         if not files:
             raise InputError(f"no images found under {str(root)!r}")
-        return take_stride([Item(id=relative_id(p, root), input=p) for p in files], cfg.stride, cfg.offset)
+        return take_stride([Item(id=i, input=p) for i, p in zip(unique_ids(files, root), files)], cfg.stride,
+                           cfg.offset)

@@ -10,8 +10,10 @@ more than its tolerance:
 - tolerances are absolute in metric units (``psnr=0.05`` dB) or relative with ``%`` (``lpips=2%``); keys match the
   metric name, ``task.metric`` or an fnmatch pattern (``map*``); the first, most specific match wins.
 
-Exit code 1 when any metric is worse or a baseline row is missing from the run (or the dataset manifest changed),
-0 otherwise. Improvements and new rows are listed but do not fail; ``--update-baseline`` accepts them.
+Exit codes: 0 pass; 1 a regression (a metric worse, a baseline row missing from the run, or the dataset manifest
+changed); 2 the check could not be made: a file that is not a results CSV (a report table, ``per_image.csv``, an
+empty or binary file, see :func:`read_results_file`), an unknown metric in ``--tol`` (with did-you-mean), or a bad
+tolerance. Improvements and new rows are listed but do not fail; ``--update-baseline`` accepts them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pathlib import Path
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.bench.results import KEY_COLUMNS
 
-__all__ = ["DEFAULT_TOL", "Tolerance", "parse_tolerances", "regress", "update_baseline"]
+__all__ = ["DEFAULT_TOL", "REQUIRED_COLUMNS", "Tolerance", "check_tolerance_keys", "parse_tolerances",
+           "read_results_file", "regress", "update_baseline"]
 
 DEFAULT_TOL = 1e-4
 
@@ -69,6 +72,60 @@ def parse_tolerances(items: list[str] | None) -> dict[str, Tolerance]:
             k, v = part.split("=", 1)
             out[k.strip()] = _tol(v)
     return out
+
+
+#: columns a results file must have for regression checks and reports (the rest are provenance)
+REQUIRED_COLUMNS = (*KEY_COLUMNS, "value", "stderr", "higher_is_better")
+
+
+def read_results_file(path: str | Path, what: str = "results"):
+    """:func:`ledbench.bench.results.read_results` for one run directory or results CSV, refusing with one line
+    (:class:`InputError`) an empty, binary or unparsable file and a CSV that lacks the results columns (a report
+    table, ``per_image.csv``)."""
+    import pandas as pd
+
+    from ledbench.bench.results import read_results
+
+    p = Path(path)
+    f = p / "results.csv" if p.is_dir() else p
+    hint = "pass a run directory (or its results.csv) written by `ledbench run`"
+    if f.is_file():
+        try:
+            head = f.open("rb").read(4096)
+        except OSError as exc:
+            raise InputError(f"cannot read {what} file {str(f)!r}: {exc}") from None
+        if not head.strip():
+            raise InputError(f"{what} file {str(f)!r} is empty; {hint}")
+        if b"\0" in head:
+            raise InputError(f"{what} file {str(f)!r} is binary, not a results CSV; {hint}")
+        try:
+            header = pd.read_csv(f, nrows=0, encoding="utf-8").columns
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InputError(f"{what} file {str(f)!r} is not a readable CSV ({type(exc).__name__}); {hint}") from None
+        absent = [c for c in REQUIRED_COLUMNS if c not in header]
+        if absent:
+            kind = "a per-image file" if "image_id" in header else "not a results file"
+            raise InputError(f"{what} file {str(f)!r} is {kind}: it lacks the column(s) {', '.join(absent[:4])}"
+                             f"{' ...' if len(absent) > 4 else ''}; {hint}")
+    try:
+        return read_results(p)
+    except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError(f"{what} file {str(f)!r} has unreadable values ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); {hint}") from None
+
+
+def check_tolerance_keys(tol: Mapping[str, object], metrics: set[str]) -> None:
+    """Refuse a ``--tol`` key that names no metric of the run or baseline (did-you-mean); patterns such as
+    ``map*`` and ``*`` must match at least one ``metric`` or ``task.metric``."""
+    import difflib
+
+    for key in tol:
+        if key == "*" or key in metrics or any(fnmatch.fnmatchcase(m, key) for m in metrics):
+            continue
+        close = difflib.get_close_matches(key, sorted(metrics), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+            f"; metrics here: {', '.join(sorted(m for m in metrics if '.' not in m)[:12])}"
+        raise ConfigError(f"--tol {key}=...: no metric {key!r} in the run or the baseline{hint}")
 
 
 def _lookup_tol(task: str, metric: str, tol: Mapping[str, Tolerance], default: Tolerance) -> Tolerance:
@@ -118,16 +175,17 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
         (exit_code, text): 1 when a metric is worse beyond tolerance, a baseline row is missing, or (with
         ``check_manifest``) a dataset manifest hash changed; else 0. ``text`` is a readable report.
     """
-    from ledbench.bench.results import read_results
-
     baseline_csv = Path(baseline_csv)
     if not baseline_csv.is_file():
         raise InputError(f"no baseline file at {str(baseline_csv)!r}; create it with "
                          f"`ledbench regress {run_dir} --baseline {baseline_csv} --update-baseline`")
     tols = {k: _tol(v) for k, v in (tol or {}).items()}
     dflt = _tol(default_tol)
-    cur = read_results(run_dir)
-    base = read_results(baseline_csv)
+    cur = read_results_file(run_dir, "run results")
+    base = read_results_file(baseline_csv, "baseline")
+    metrics = {name for df in (cur, base) for task, metric in zip(df["task"], df["metric"])
+               for name in (str(metric), f"{task}.{metric}")}
+    check_tolerance_keys(tols, metrics)
     for name, df in (("run", cur), ("baseline", base)):
         dup = df[df.duplicated(KEY_COLUMNS, keep=False)]
         if len(dup):
@@ -209,10 +267,10 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
 
 def update_baseline(run_dir: str | Path, baseline_csv: str | Path) -> str:
     """Write ``run_dir``'s results as the baseline (rows sorted by key, ``run_id`` cleared); returns a summary."""
-    from ledbench.bench.results import RESULT_COLUMNS, csv_bytes, read_results
+    from ledbench.bench.results import RESULT_COLUMNS, csv_bytes
     from ledbench.datasets.io import atomic_write_bytes
 
-    df = read_results(run_dir)
+    df = read_results_file(run_dir, "run results")
     df = df.sort_values(KEY_COLUMNS, kind="stable")
     df["run_id"] = ""
     path = Path(baseline_csv)
