@@ -129,6 +129,15 @@ class RunOutcome:
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+def _output_checks(enhancer: Any) -> dict[str, int]:
+    """Counts of contract violations in an enhancer's outputs (its cascade stages included)."""
+    total: dict[str, int] = {}
+    for part in [enhancer, *getattr(enhancer, "stages", [])]:
+        for key, n in dict(getattr(part, "output_checks", {}) or {}).items():
+            total[key] = total.get(key, 0) + int(n)
+    return {k: v for k, v in total.items() if v}
+
+
 def _expand(names: tuple[str, ...], lister: Callable[..., list[str]]) -> list[str]:
     out: list[str] = []
     for n in names:
@@ -331,6 +340,10 @@ class Runner:
                                            lambda *a: self._stage_error(*a), name)
             shard_keys = {it.id: all_keys[name][it.id] for it in shard if it.id in all_keys[name]}
             done[name] = stages.enhance(enh, shard, shard_keys)
+            checks = _output_checks(enh)
+            if checks.get("out_of_range_images"):
+                self.log(f"warning: {name} returned values outside [0, 1] for {checks['out_of_range_images']} "
+                         "image(s); they were clamped (counted in manifest.json under output_checks)")
 
         # stage 2: predict on this rank's share (enhanced images, then the sharp references)
         self._ref_keys = self._reference_keys(items if self.rank == 0 else shard)
@@ -374,6 +387,7 @@ class Runner:
                         "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config),
                         "skipped_files": [list(map(str, s)) for s in getattr(dataset, "skipped_files", [])]},
             "enhancers": {n: e.identity() for n, e in enhancers.items()},
+            "output_checks": {n: _output_checks(e) for n, e in enhancers.items() if _output_checks(e)},
             "tasks": {t.name: t.identity() for t in tasks},
             "skipped": [dataclasses.asdict(s) for s in self.skipped], "errors": self.errors,
             "cache": {"root": str(self.cache.root), **dict(self.cache.stats)},

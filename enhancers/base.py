@@ -93,9 +93,24 @@ class Enhancer(WeightedPlugin):
         if tuple(y.shape) != tuple(x.shape):
             raise InputError(f"{self.name}: produced shape {tuple(y.shape)} for input {tuple(x.shape)}")
         if not torch.isfinite(y).all():
+            self.output_checks["non_finite_batches"] += 1
             raise InputError(f"{self.name} produced NaN/Inf values; the input may be out of the model's domain "
                              "or the weights are broken")
-        return y.float().clamp(0.0, 1.0).to(src_device)
+        y = y.float()
+        outside = ((y < -OUTPUT_RANGE_TOL) | (y > 1.0 + OUTPUT_RANGE_TOL)).flatten(1).any(1)
+        if bool(outside.any()):  # clamped below, but counted: a model returning x255 or [-1, 1] is a bug
+            self.output_checks["out_of_range_images"] += int(outside.sum())
+        return y.clamp(0.0, 1.0).to(src_device)
+
+    @property
+    def output_checks(self):
+        """Counts of outputs outside the contract since creation: ``out_of_range_images`` (values outside [0, 1]
+        by more than ``OUTPUT_RANGE_TOL``, clamped) and ``non_finite_batches`` (refused)."""
+        if "_output_checks" not in self.__dict__:
+            from collections import Counter
+
+            self.__dict__["_output_checks"] = Counter()
+        return self.__dict__["_output_checks"]
 
     __call__ = enhance
 
@@ -116,6 +131,10 @@ class Enhancer(WeightedPlugin):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, config={self.config!r})"
+
+
+#: how far outside [0, 1] an output value may be before it counts as out of range (float rounding of a sigmoid)
+OUTPUT_RANGE_TOL = 1e-3
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -278,3 +278,42 @@ def test_quality_and_downstream_rows_come_from_one_scoring_path(tmp_path):
     ref = seg[(seg.enhancer == "reference") & (seg.metric == "miou")]["value"].item()
     assert ref == pytest.approx(1.0)
     assert set(df[df.task == "quality"].enhancer) == {"identity", "gamma"}
+
+
+
+
+@pytest.mark.parametrize("fault", ["TypeError", "KeyError", "ZeroDivisionError", "AssertionError", "IndexError",
+                                   "MemoryError", "nan", "shape", "x255", "minus"])
+def test_a_faulty_plugin_enhancer_loses_only_its_own_units(tmp_path, fault):
+    import builtins
+
+    import torch
+
+    from ledbench.bench.results import read_results
+    from ledbench.enhancers.base import Enhancer
+    from ledbench.enhancers.registry import ENHANCERS
+
+    class Faulty(Enhancer):  # a plugin model in torch (a NumpyEnhancer clips by its documented contract)
+        def _enhance(self, x):
+            if fault == "nan":
+                return x * torch.nan
+            if fault == "shape":
+                return x[..., :-1, :]
+            if fault == "x255":
+                return x * 255.0
+            if fault == "minus":
+                return x - 0.5
+            raise getattr(builtins, fault)("plugin bug")
+
+    ENHANCERS.register("faulty_scoring_test", Faulty, overwrite=True)
+    out = _tiny_run(tmp_path, enhancers=("identity", "faulty_scoring_test", "gamma"))
+    df = read_results(out.run_dir)
+    assert {"identity", "gamma"} <= set(df.enhancer)
+    manifest = json.loads((out.run_dir / "manifest.json").read_text())
+    if fault in ("x255", "minus"):  # clamped and scored, but counted
+        assert manifest["output_checks"]["faulty_scoring_test"]["out_of_range_images"] == 3
+        assert (df[df.enhancer == "faulty_scoring_test"].n_images == 3).all()
+    else:
+        assert [e["item"] for e in manifest["errors"]] == ["img0", "img1", "img2"]
+        assert all(e["enhancer"] == "faulty_scoring_test" and e["stage"] == "enhance" for e in manifest["errors"])
+        assert "faulty_scoring_test" not in set(df.enhancer)
