@@ -1,4 +1,4 @@
-"""Task base class: a downstream model that turns images into predictions.
+"""Task base class (a downstream model that turns images into predictions) and the input checks tasks share.
 
 ``predict(images)`` takes a list of H x W x 3 float32 RGB arrays in [0, 1] (sizes may differ) and returns one
 prediction per image as a dict of numpy arrays (so it can be cached as ``.npz``), in the project-wide convention:
@@ -19,7 +19,24 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ledbench.bench.device import resolve_device
+from ledbench.bench.errors import InputError
 from ledbench.bench.plugin import WeightedPlugin
+
+
+def check_image(img: np.ndarray, i: int) -> np.ndarray:
+    """Image ``i`` of a ``predict`` batch as float32 H x W x 3; any other shape is an :class:`InputError`."""
+    arr = np.asarray(img)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise InputError(f"image {i}: expected H x W x 3 RGB, got shape {arr.shape}")
+    return arr.astype(np.float32, copy=False)
+
+
+def to_uint8_half_up(img: np.ndarray) -> np.ndarray:
+    """Float [0, 1] -> uint8 as ``floor(x * 255 + 0.5)`` after clipping (round half up; the tasks' model input).
+
+    :func:`ledbench.bench.imageio.to_uint8` rounds half to even instead; they differ only where ``x * 255`` is
+    exactly ``k + 0.5``, which an image decoded from 8 bits never hits."""
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 class Task(WeightedPlugin):
@@ -30,8 +47,10 @@ class Task(WeightedPlugin):
     depth_kind: ClassVar[str | None] = None  # depth tasks: "metric" or "relative_inverse"
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
-                 weights: str | None = None, device: Any = "cpu", download: bool = False):
+                 weights: str | None = None, device: Any = "cpu", download: bool = False,
+                 trust_weights: bool = False):
         self.device = resolve_device(device)
+        self.trust_weights = trust_weights  # full unpickling of a pickled checkpoint: trusted files only
         self._init_plugin(config, name, tag, weights, download)
         self.setup()
 

@@ -12,9 +12,9 @@ interpolation, then ``(x - mean) / std``; parameters come from the checkpoint's 
 has one, else the family defaults below (transformers ``models/dpt/image_processing_dpt.py``; the Depth Anything
 hub configs). Images are grouped by network input size and run in batches of ``batch_size`` in inference mode.
 
-Weights are Hugging Face model folders (``config.json`` + ``model.safetensors``). Resolution order: ``weights=FOLDER``
-> ``$LEDBENCH_WEIGHTS`` / ``$LEDBENCH_HOME/weights`` sub-folder ``<owner>--<name>`` > the Hugging Face cache > a
-download only with ``download=True`` and a reachable hub > :class:`WeightsUnavailable` naming the repo and the fix.
+Weights are Hugging Face model folders (``config.json`` + ``model.safetensors``), found by
+:func:`ledbench.tasks.hf.resolve_hf_folder` (``weights=FOLDER`` > ``$LEDBENCH_WEIGHTS`` / ``$LEDBENCH_HOME/weights``
+sub-folder ``<owner>--<name>`` > the Hugging Face cache > a download only with ``download=True``).
 
 Sources: DPT, Ranftl et al., ICCV 2021 (huggingface/transformers ``models/dpt``); Depth Anything, Yang et al.,
 CVPR 2024 (``models/depth_anything``).
@@ -31,65 +31,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ledbench.bench.errors import InputError, WeightsUnavailable
-from ledbench.bench.paths import home, weights_dirs
-from ledbench.bench.weights import WeightsSpec, network_available, sha256_file
+from ledbench.bench.weights import WeightsSpec, hf_pretrained_kwargs
 from ledbench.tasks.base import Task
+from ledbench.tasks.hf import folder_weights_sha256, hub_spec, resolve_hf_folder
 
 __all__ = ["DPTDepth", "DepthAnythingDepth", "HFDepthTask", "resize_output_size", "resolve_hf_folder"]
 
-_HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def _hub_spec(repo: str, license: str, paper: str, size_mb: float | None = None, notes: str = "") -> WeightsSpec:
-    return WeightsSpec(filename="model.safetensors", hf_repo=repo, license=license, source=f"hf:{repo}",
-                       paper=paper, subdir=repo.replace("/", "--"), size_mb=size_mb, notes=notes)
-
-
-def _is_model_dir(path: Path) -> bool:
-    return path.is_dir() and (path / "config.json").is_file()
-
-
-def resolve_hf_folder(spec: WeightsSpec, explicit: str | Path | None = None, *, what: str,
-                      download: bool = False) -> Path:
-    """Find a Hugging Face model folder for ``spec`` (see the module docstring for the order)."""
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if path.is_file() and _is_model_dir(path.parent):
-            path = path.parent
-        if not _is_model_dir(path):
-            raise WeightsUnavailable(f"{str(path)!r} given for {what} is not a Hugging Face model folder (it needs "
-                                     f"config.json and model.safetensors); pass the folder that holds them")
-        return path
-    for d in weights_dirs():
-        for cand in (d / (spec.subdir or ""), d / spec.filename):
-            if _is_model_dir(cand):
-                return cand
-    repo = spec.hf_repo
-    if repo:
-        try:
-            from huggingface_hub import snapshot_download
-
-            cached = Path(snapshot_download(repo, local_files_only=True))
-            if _is_model_dir(cached):
-                return cached
-        except Exception:  # noqa: BLE001, S110 - not in the cache (LocalEntryNotFoundError) or no hub client
-            pass
-        if download and network_available():
-            try:
-                from huggingface_hub import snapshot_download
-
-                print(f"ledbench: downloading {repo} ({spec.size_mb or '?'} MB) from the Hugging Face hub")
-                got = Path(snapshot_download(repo, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
-                if _is_model_dir(got):
-                    return got
-            except Exception as exc:  # noqa: BLE001
-                raise WeightsUnavailable(f"download of {repo} for {what} failed: {exc}") from None
-    target = home() / "weights" / (spec.subdir or "MODEL")
-    raise WeightsUnavailable(
-        f"weights unavailable for {what}: no Hugging Face model folder for {repo} in "
-        f"{', '.join(str(d / (spec.subdir or '')) for d in weights_dirs())} or the Hugging Face cache. "
-        f"Get it with `huggingface-cli download {repo} --local-dir {target}` (needs internet), or create the task "
-        f"with download=True while online, or pass weights=FOLDER (any DPT / Depth Anything checkpoint folder).")
+_FIX = "pass weights=FOLDER (any DPT / Depth Anything checkpoint folder)"
 
 
 def resize_output_size(height: int, width: int, size: tuple[int, int], keep_aspect_ratio: bool,
@@ -143,7 +91,7 @@ class HFDepthTask(Task):
         if spec is None:
             return False, "needs weights=FOLDER (a Hugging Face depth checkpoint folder)"
         try:
-            resolve_hf_folder(spec, what=what or f"{cls.__name__}.{tag or cls.default_tag}")
+            resolve_hf_folder(spec, what=what or f"{cls.__name__}.{tag or cls.default_tag}", fix=_FIX)
         except WeightsUnavailable as exc:
             return False, str(exc)
         return True, ""
@@ -160,14 +108,14 @@ class HFDepthTask(Task):
             raise WeightsUnavailable(f"task {self.name} needs a tag ({', '.join(self.weights_tags)}) or "
                                      f"weights=FOLDER")
         folder = resolve_hf_folder(spec or WeightsSpec(filename="model.safetensors"), self.explicit_weights,
-                                   what=self.name, download=self.download)
+                                   what=self.name, download=self.download, fix=_FIX)
         self.weights_path = folder
-        for fname in _HF_WEIGHT_FILES:
-            if (folder / fname).is_file():
-                self.weights_sha256 = sha256_file(folder / fname)
-                break
+        digest = folder_weights_sha256(folder)
+        if digest:
+            self.weights_sha256 = digest
+        safe = hf_pretrained_kwargs(folder, trust=getattr(self, "trust_weights", False), what=self.name)
         try:
-            model = AutoModelForDepthEstimation.from_pretrained(str(folder), local_files_only=True)
+            model = AutoModelForDepthEstimation.from_pretrained(str(folder), local_files_only=True, **safe)
         except Exception as exc:  # noqa: BLE001
             raise WeightsUnavailable(f"cannot load the depth model in {str(folder)!r} for {self.name}: {exc}") from None
         self.model = model.to(self.device).eval()
@@ -257,9 +205,9 @@ class DPTDepth(HFDepthTask):
 
     summary = "DPT / MiDaS v3 relative inverse depth (transformers); any DPT checkpoint folder via weights=FOLDER"
     weights_tags = {
-        "hybrid": _hub_spec("Intel/dpt-hybrid-midas", "Apache-2.0", "Ranftl et al., Vision Transformers for Dense "
+        "hybrid": hub_spec("Intel/dpt-hybrid-midas", "Apache-2.0", "Ranftl et al., Vision Transformers for Dense "
                             "Prediction, ICCV 2021", 490.0, "MiDaS v3.0 DPT-Hybrid (ViT-hybrid, BiT-R50 stem)"),
-        "large": _hub_spec("Intel/dpt-large", "Apache-2.0", "Ranftl et al., Vision Transformers for Dense Prediction, "
+        "large": hub_spec("Intel/dpt-large", "Apache-2.0", "Ranftl et al., Vision Transformers for Dense Prediction, "
                            "ICCV 2021", 1370.0, "MiDaS v3.0 DPT-Large (ViT-L/16)"),
     }
     default_tag = "hybrid"
@@ -280,9 +228,9 @@ class DepthAnythingDepth(HFDepthTask):
     pre_mean = (0.485, 0.456, 0.406)
     pre_std = (0.229, 0.224, 0.225)
     weights_tags = {
-        "small": _hub_spec("LiheYoung/depth-anything-small-hf", "Apache-2.0", "Yang et al., Depth Anything, CVPR 2024",
+        "small": hub_spec("LiheYoung/depth-anything-small-hf", "Apache-2.0", "Yang et al., Depth Anything, CVPR 2024",
                            100.0, "ViT-S DINOv2 encoder + DPT head"),
-        "v2_small": _hub_spec("depth-anything/Depth-Anything-V2-Small-hf", "Apache-2.0",
+        "v2_small": hub_spec("depth-anything/Depth-Anything-V2-Small-hf", "Apache-2.0",
                               "Yang et al., Depth Anything V2, NeurIPS 2024", 100.0, "ViT-S DINOv2 encoder + DPT head"),
     }
     default_tag = "small"

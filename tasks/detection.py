@@ -1,11 +1,12 @@
-"""Object detection tasks: ultralytics YOLO (``det_yolo``) and Yolo-Fastest through OpenCV DNN (``det_yolo_fastest``).
+"""Object detection: COCO-80 label tables, YOLO label files, Yolo-Fastest via OpenCV DNN (``det_yolo_fastest``).
 
 Output per image (DESIGN.md "Task outputs"): ``{"boxes": float32 N x 4 xyxy in input-image pixels,
 "scores": float32 N, "labels": int64 N}``; labels are COCO category ids (1..90) for COCO-80 models (contiguous
 index ``i`` -> ``COCO80_TO_COCO91[i]``), else the model's class index.
 
-Default thresholds are evaluation thresholds (low ``conf``, as ultralytics ``val`` 0.001 and darknet ``map``
-0.005): the metric, not the task, decides what counts. pseudo-GT labels are thresholded by the metric
+The ultralytics detector ``det_yolo`` lives in :mod:`ledbench.tasks.ultralytics_yolo`. Default thresholds are
+evaluation thresholds (low ``conf``, as ultralytics ``val`` 0.001 and darknet ``map`` 0.005): the metric, not the
+task, decides what counts. pseudo-GT labels are thresholded by the metric
 (``target_score_thresh``, see :mod:`ledbench.tasks.det_metrics`).
 """
 
@@ -13,15 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from ledbench.bench.errors import InputError, WeightsUnavailable
-from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file, unavailable_message
-from ledbench.tasks.base import Task
+from ledbench.bench.errors import WeightsUnavailable
+from ledbench.bench.weights import WeightsSpec, resolve_weights, sha256_file
+from ledbench.tasks.base import Task, check_image
 
-__all__ = ["COCO80_NAMES", "COCO80_TO_COCO91", "YOLOTask", "YoloFastestTask", "coco_id_names", "read_yolo_labels"]
+__all__ = ["COCO80_NAMES", "COCO80_TO_COCO91", "YoloFastestTask", "coco_id_names", "empty_detections",
+           "read_yolo_labels"]
 
 # COCO 2017 category ids of the 80 contiguous detection classes (cocodataset.org annotations, instances_*.json).
 COCO80_TO_COCO91 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
@@ -64,153 +66,9 @@ def read_yolo_labels(path: str | Path, width: int, height: int, coco_ids: bool =
     return {"boxes": boxes.reshape(-1, 4), "labels": labels}
 
 
-def _empty() -> dict[str, np.ndarray]:
+def empty_detections() -> dict[str, np.ndarray]:
+    """A prediction with no boxes (the detection convention's arrays, length 0)."""
     return {"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32), "labels": np.zeros(0, np.int64)}
-
-
-def _check_image(img: np.ndarray, i: int) -> np.ndarray:
-    arr = np.asarray(img)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"image {i}: expected H x W x 3 RGB, got shape {arr.shape}")
-    return arr.astype(np.float32, copy=False)
-
-
-def _to_uint8(img: np.ndarray) -> np.ndarray:
-    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-# -- ultralytics YOLO ---------------------------------------------------------------------------------------------
-
-_ULTRA_ASSETS = "https://github.com/ultralytics/assets/releases/download/v8.3.0/"
-_ULTRA_LICENSE = "AGPL-3.0 (ultralytics)"
-
-
-def _ultra_spec(filename: str, paper: str) -> WeightsSpec:
-    return WeightsSpec(filename=filename, url=_ULTRA_ASSETS + filename, license=_ULTRA_LICENSE,
-                       source="ultralytics/assets release v8.3.0", paper=paper, subdir="ultralytics")
-
-
-@dataclass(frozen=True)
-class YOLOConfig:
-    """``model``: a .yaml (random init, offline) or .pt name/path; empty = the tag's weights file.
-
-    ``label_space``: ``auto`` maps 80-class models to COCO ids, ``coco91`` forces it, ``index`` keeps class indices.
-    """
-
-    model: str = ""
-    imgsz: int = 640
-    conf: float = 0.001
-    iou: float = 0.7
-    max_det: int = 300
-    half: bool = False
-    batch: int = 8
-    label_space: Literal["auto", "coco91", "index"] = "auto"
-
-
-class _UltralyticsBase(Task):
-    """Shared model loading for ultralytics tasks (weights through :mod:`ledbench.bench.weights`)."""
-
-    external_weights = True  # weights=FILE/FOLDER is resolved by this class (explicit_weights)
-
-    Config = YOLOConfig
-    weights_tags: dict[str, WeightsSpec] = {}
-
-    @classmethod
-    def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
-        spec = cls.weights_tags.get(tag or cls.default_tag or "")
-        if spec is None or find_local(spec) is not None:
-            return True, ""
-        return False, unavailable_message(spec, what or f"{cls.__name__}.{tag or cls.default_tag}")
-
-    def _model_source(self) -> str:
-        model = self.config.model
-        if self.explicit_weights:
-            path = Path(self.explicit_weights).expanduser()
-            if not path.is_file():
-                raise WeightsUnavailable(f"weights file {str(path)!r} for {self.name} does not exist; check the path")
-            self.weights_path, self.weights_sha256 = path, sha256_file(path)
-            return str(path)
-        if model.endswith((".yaml", ".yml")):
-            return model  # architecture only, random init (ultralytics ships the yaml files)
-        if model:
-            path = Path(model).expanduser()
-            if path.is_file():
-                self.weights_path, self.weights_sha256 = path, sha256_file(path)
-                return str(path)
-            spec = WeightsSpec(filename=path.name, url=_ULTRA_ASSETS + path.name, license=_ULTRA_LICENSE,
-                               subdir="ultralytics")
-        else:
-            spec = self.weights_spec
-            if spec is None:
-                raise WeightsUnavailable(f"task {self.name} needs model=NAME.pt|.yaml or weights=PATH")
-        self.weights_path = resolve_weights(spec, None, what=self.name, download=self.download)
-        self.weights_sha256 = sha256_file(self.weights_path)
-        return str(self.weights_path)
-
-    def setup(self) -> None:
-        from ledbench.tasks.ultralytics_env import prepare_ultralytics
-
-        prepare_ultralytics()
-        from ultralytics import YOLO
-
-        src = self._model_source()
-        self.model = YOLO(src, task=self.ultra_task)
-        names = getattr(self.model, "names", None) or {}
-        self.num_classes = len(names)
-        space = self.config.label_space
-        self.coco_ids = space == "coco91" or (space == "auto" and self.num_classes == 80)
-        self._device_arg = "cpu" if self.device.type == "cpu" else str(self.device)
-
-    def _predict_raw(self, images: list[np.ndarray]) -> list:
-        bgr = [np.ascontiguousarray(_to_uint8(_check_image(im, i))[..., ::-1]) for i, im in enumerate(images)]
-        out = []
-        import torch
-
-        with torch.inference_mode():
-            for s in range(0, len(bgr), max(1, self.config.batch)):
-                out.extend(self.model.predict(bgr[s:s + self.config.batch], imgsz=self.config.imgsz,
-                                              conf=self.config.conf, iou=self.config.iou,
-                                              max_det=self.config.max_det, half=self.config.half,
-                                              device=self._device_arg, verbose=False, **self._predict_kwargs()))
-        return out
-
-    def _predict_kwargs(self) -> dict:
-        return {}
-
-    def _labels(self, cls: np.ndarray) -> np.ndarray:
-        cls = cls.astype(np.int64)
-        if self.coco_ids:
-            table = np.asarray(COCO80_TO_COCO91, dtype=np.int64)
-            return table[np.clip(cls, 0, 79)]
-        return cls
-
-
-class YOLOTask(_UltralyticsBase):
-    """ultralytics YOLO detector (any .pt or .yaml); boxes in input pixels, COCO ids for COCO-80 models."""
-
-    kind = "detection"
-    ultra_task = "detect"
-    default_metrics = ("coco_map",)
-    summary = "ultralytics YOLO object detection (YOLOv8 / YOLO11 .pt, or any .yaml)"
-    weights_tags = {
-        "yolov8n": _ultra_spec("yolov8n.pt", "Jocher et al., Ultralytics YOLOv8 (2023)"),
-        "yolov8s": _ultra_spec("yolov8s.pt", "Jocher et al., Ultralytics YOLOv8 (2023)"),
-        "yolo11n": _ultra_spec("yolo11n.pt", "Jocher & Qiu, Ultralytics YOLO11 (2024)"),
-        "yolo11s": _ultra_spec("yolo11s.pt", "Jocher & Qiu, Ultralytics YOLO11 (2024)"),
-    }
-    default_tag = "yolov8n"
-
-    def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        out = []
-        for res in self._predict_raw(images):
-            if res.boxes is None or len(res.boxes) == 0:
-                out.append(_empty())
-                continue
-            b = res.boxes
-            out.append({"boxes": b.xyxy.cpu().numpy().astype(np.float32),
-                        "scores": b.conf.cpu().numpy().astype(np.float32),
-                        "labels": self._labels(b.cls.cpu().numpy())})
-        return out
 
 
 # -- Yolo-Fastest (darknet) through OpenCV DNN ---------------------------------------------------------------------
@@ -343,7 +201,7 @@ class YoloFastestTask(Task):
             ri = np.nonzero(probs[np.arange(len(probs)), ci] >= self.config.conf)[0]
             ci = ci[ri]
         if ri.size == 0:
-            return _empty()
+            return empty_detections()
         scores = probs[ri, ci]
         cx, cy, bw, bh = (rows[ri, k] for k in range(4))
         x1 = ((cx - bw / 2) * nw - px) * sx
@@ -361,7 +219,7 @@ class YoloFastestTask(Task):
 
     def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         out = []
-        imgs = [_check_image(im, i) for i, im in enumerate(images)]
+        imgs = [check_image(im, i) for i, im in enumerate(images)]
         step = max(1, self.config.batch)
         for s in range(0, len(imgs), step):
             chunk = imgs[s:s + step]

@@ -1,4 +1,4 @@
-"""Metric accumulators and their registry.
+"""Metric accumulator base classes (``Metric``, ``PerImageMetric``) and ``create_metric`` / ``list_metrics``.
 
 Contract (modelled on ultralytics' ``update_stats``/``results_dict``): ``update(pred, target, image_id)`` for each
 image, then ``compute() -> dict[str, float]`` and ``per_image() -> dict[image_id, dict[str, float]]``.

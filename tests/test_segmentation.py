@@ -123,7 +123,7 @@ def test_shape_mismatch_and_empty():
                                                       ("espnetv2_s_2.0_pascal_256x256.pth", 2.0, 21, "pascal")])
 def test_espnetv2_state_dict_keys_match_official(fname, s, classes, dataset):
     keys_file = require("weights", "espnetv2_seg", f"{fname}.keys.txt")
-    from ledbench.tasks.segmentation import build_espnetv2
+    from ledbench.tasks.espnetv2 import build_espnetv2
 
     model = build_espnetv2(s, classes, dataset)
     rows = [line.split("\t") for line in keys_file.read_text().splitlines() if line and not line.startswith("#")]
