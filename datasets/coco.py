@@ -247,8 +247,8 @@ class CocoDetection(Dataset):
         if cfg.reference:
             ref = Path(cfg.reference).expanduser()
             ref_dir = require_dir(ref if ref.is_absolute() else root / ref, "reference folder")
-        by_id = _index_tree(img_dir)
-        ref_by_id = _index_tree(ref_dir) if ref_dir else {}
+        by_id = _index_tree(img_dir, self.skipped_files)
+        ref_by_id = _index_tree(ref_dir, self.skipped_files) if ref_dir else {}
         items, absent = [], []
         if not isinstance(data["images"], list):
             raise InputError(f"{str(ann_path)!r}: 'images' must be a list, got {type(data['images']).__name__}")
@@ -282,11 +282,11 @@ class CocoDetection(Dataset):
         return take_stride(items, cfg.stride, cfg.offset)
 
 
-def _index_tree(folder: Path | None) -> dict[str, Path]:
+def _index_tree(folder: Path | None, skipped: list[tuple[str, str]] | None = None) -> dict[str, Path]:
     """Relative id -> path, plus bare stems when they are unique (COCO file_name is usually a bare name)."""
     if folder is None:
         return {}
-    files = list_images(folder)
+    files = list_images(folder, skipped=skipped)
     out = dict(index_by_id(files, folder))
     stems: dict[str, list[Path]] = {}
     for p in files:
@@ -366,9 +366,9 @@ class YoloDetection(Dataset):
         ref_by_id = {}
         if cfg.reference:
             ref_dir = require_dir(Path(cfg.reference).expanduser(), "reference folder")
-            ref_by_id = index_by_id(list_images(ref_dir), ref_dir)
+            ref_by_id = index_by_id(list_images(ref_dir, skipped=self.skipped_files), ref_dir)
         items = []
-        for key, path in index_by_id(list_images(img_dir), img_dir).items():
+        for key, path in index_by_id(list_images(img_dir, skipped=self.skipped_files), img_dir).items():
             label_file = lbl_dir / f"{key}.txt"
 
             def load(label_file=label_file, path=path):

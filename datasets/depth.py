@@ -71,11 +71,11 @@ class DepthDataset(Dataset):
         ref_by_id: dict[str, Path] = {}
         if cfg.reference:
             ref_dir = sub(cfg.reference, "reference folder")
-            ref_by_id = index_by_id(list_images(ref_dir), ref_dir)
+            ref_by_id = index_by_id(list_images(ref_dir, skipped=self.skipped_files), ref_dir)
         depth_files = [p for p in depth_dir.rglob("*") if p.is_file() and p.suffix.lower() in DEPTH_SUFFIXES]
         depths = index_by_id(sorted(depth_files), depth_dir)
         items, lonely = [], []
-        for key, path in index_by_id(list_images(img_dir), img_dir).items():
+        for key, path in index_by_id(list_images(img_dir, skipped=self.skipped_files), img_dir).items():
             dpath = depths.get(key)
             ref = ref_by_id.get(key) if ref_by_id else None
             if dpath is None or (ref_by_id and ref is None):

@@ -127,10 +127,10 @@ class SegmentationDataset(Dataset):
         if cfg.reference:
             ref = Path(cfg.reference).expanduser()
             ref_dir = require_dir(ref if ref.is_absolute() else root / ref, "reference folder")
-            ref_by_id = index_by_id(list_images(ref_dir), ref_dir)
+            ref_by_id = index_by_id(list_images(ref_dir, skipped=self.skipped_files), ref_dir)
         masks = _mask_index(mask_dir)
         items, lonely = [], []
-        for rel_id, path in index_by_id(list_images(img_dir), img_dir).items():
+        for rel_id, path in index_by_id(list_images(img_dir, skipped=self.skipped_files), img_dir).items():
             key = rel_id[: -len(img_suffix)] if img_suffix and rel_id.endswith(img_suffix) else rel_id
             mask_path, is_label_ids = None, False
             for suffix in mask_suffixes:

@@ -54,7 +54,7 @@ def _official_like_yolo(path: Path) -> Path:
     return path
 
 
-def test_ultralytics_payload_never_runs(tmp_path):
+def test_ultralytics_payload_never_runs(tmp_path, monkeypatch):
     import torch
 
     from ledbench.bench.weights import UnsafeCheckpoint, import_weights
@@ -74,6 +74,12 @@ def test_ultralytics_payload_never_runs(tmp_path):
             create_task("det_yolo", reuse=False, **kw)
         assert "trust_weights=True" in str(exc.value)
         assert not marker.exists()
+    # a plain run: the default tag's file found in a weights folder (put there by hand) is refused the same way
+    monkeypatch.setenv("LEDBENCH_WEIGHTS", str(evil_dir))
+    with pytest.raises(UnsafeCheckpoint):
+        create_task("det_yolo", reuse=False)
+    monkeypatch.delenv("LEDBENCH_WEIGHTS")
+    assert not marker.exists()
     # `ledbench weights import` refuses it under its known name
     spec = task_class("det_yolo").weights_tags["yolov8n"]
     rows = import_weights(evil_dir, {"det_yolo.yolov8n": spec})
