@@ -207,7 +207,25 @@ def cmd_report(args) -> int:
         images_root = str(Path(args.run_dirs[0]) / "images")  # written by `ledbench run save_images=true`
     return int(report_main(args.run_dirs, [f.strip() for f in args.format.split(",") if f.strip()], args.out,
                            args.rows, args.cols, allow_mismatch=args.allow_mismatch, split_by=args.split_by,
-                           images_root=images_root, grid_metric=args.grid_metric, title=args.title) or 0)
+                           images_root=images_root, grid_metric=args.grid_metric, title=args.title,
+                           stats=not args.no_stats, ci=args.ci, baseline=args.baseline, level=args.level,
+                           n_resamples=args.n_resamples, seed=args.seed, method=args.method) or 0)
+
+
+def cmd_compare(args) -> int:
+    from ledbench.reports.report import compare_main
+
+    return int(compare_main(args.run_dir, args.a, args.b, args.metrics, n_resamples=args.n_resamples,
+                            level=args.level, seed=args.seed, method=args.method, csv=args.csv) or 0)
+
+
+def _stat_args(s, defaults: bool) -> None:
+    """Bootstrap options shared by ``report`` and ``compare`` (None: the statistics module's defaults)."""
+    s.add_argument("--level", type=float, default=0.95 if defaults else None, help="confidence level (0.95)")
+    s.add_argument("--n-resamples", type=int, default=2000 if defaults else None, help="bootstrap resamples (2000)")
+    s.add_argument("--seed", type=int, default=0 if defaults else None, help="bootstrap seed (0)")
+    s.add_argument("--method", choices=["percentile", "bca"], default="percentile" if defaults else None,
+                   help="interval method (percentile)")
 
 
 def cmd_regress(args) -> int:
@@ -378,7 +396,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rows", default="enhancer")
     s.add_argument("--cols", default="task.metric")
     s.add_argument("--allow-mismatch", action="store_true", help="merge runs over different datasets/protocols")
+    s.add_argument("--ci", choices=["pm", "interval"], help="show bootstrap intervals as ± half-width or [lo, hi]")
+    s.add_argument("--baseline", help="row the significance markers compare with (default: identity, the input)")
+    s.add_argument("--no-stats", action="store_true", help="no bootstrap markers, statistics.csv or correlations")
+    _stat_args(s, defaults=False)
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("compare", help="paired bootstrap comparison of two enhancers in one run", formatter_class=fmt,
+                       epilog="example:\n  ledbench compare runs/default sci.medium gamma psnr,map50_95")
+    s.add_argument("run_dir")
+    s.add_argument("a", help="enhancer A (differences are A - B)")
+    s.add_argument("b", help="enhancer B")
+    s.add_argument("metrics", nargs="?", help="comma-separated metric names (default: every shared column)")
+    s.add_argument("--csv", help="also write the comparison as CSV to this path")
+    _stat_args(s, defaults=True)
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("regress", help="exit 1 when a run is worse than a baseline", formatter_class=fmt,
                        epilog="exit codes:\n  0  pass (no metric worse beyond its tolerance)\n"

@@ -4,6 +4,8 @@
 - :func:`plot_quality_vs_task`: image quality (e.g. PSNR) against a downstream metric, one point per enhancer,
   with Pearson and Spearman correlations in the title: does quality predict the task gain?
 - :func:`plot_metric_vs_cost`: accuracy against latency / GMACs per enhancer, with the Pareto front.
+- :func:`plot_correlations`: Kendall tau (or Spearman rho) between every quality metric and every downstream
+  metric across enhancers, with bootstrap intervals (from :func:`ledbench.reports.stats.correlations`).
 - :func:`plot_per_class`: grouped bars of per-class scores (``iou_<class>``, ``ap_<class>``...) per enhancer.
 
 Every function takes a results DataFrame (:func:`ledbench.bench.results.read_results`), writes ``<out>.png`` and
@@ -24,6 +26,7 @@ from ledbench.bench.errors import InputError
 __all__ = [
     "enhancer_colors",
     "per_class_metrics",
+    "plot_correlations",
     "plot_metric_vs_cost",
     "plot_metric_vs_severity",
     "plot_per_class",
@@ -317,4 +320,40 @@ def plot_per_class(df, out: str | Path, *, family: str = "iou", task: str | None
     ax.grid(alpha=0.3, axis="y")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.15)  # room for the legend above the bars
     ax.legend(fontsize=8, ncols=min(len(names), 5), loc="upper left")
+    return save_figure(fig, out)
+
+
+def plot_correlations(cor, out: str | Path, *, stat: str = "kendall_tau") -> list[Path]:
+    """Heat map of rank correlations across enhancers (rows: quality metrics, columns: downstream metrics), from
+    :func:`ledbench.reports.stats.correlations`; each cell prints the value and its bootstrap interval.
+
+    The correlations are oriented (positive = better quality goes with better downstream), so red is "predicts".
+    """
+    import numpy as np
+
+    short = {"kendall_tau": "tau", "spearman_rho": "rho"}[stat]
+    if cor is None or len(cor) == 0 or stat not in cor.columns or not np.isfinite(cor[stat].astype(float)).any():
+        raise InputError("no correlations to plot (need at least 3 enhancers with quality and downstream metrics)")
+    qs = list(dict.fromkeys(cor["quality"]))
+    ds = list(dict.fromkeys(cor["downstream"]))
+    grid = np.full((len(qs), len(ds)), np.nan)
+    text = [["" for _ in ds] for _ in qs]
+    for r in cor.to_dict("records"):
+        i, j = qs.index(r["quality"]), ds.index(r["downstream"])
+        v = float(r.get(stat, math.nan))
+        grid[i, j] = v
+        if math.isfinite(v):
+            text[i][j] = f"{v:+.2f}\n[{r[f'{short}_ci_low']:+.2f}, {r[f'{short}_ci_high']:+.2f}]"
+    fig, ax = _figure(max(4.0, 1.25 * len(ds) + 2.0), max(2.5, 0.7 * len(qs) + 1.6))
+    im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    for i in range(len(qs)):
+        for j in range(len(ds)):
+            dark = math.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    ax.set_xticks(range(len(ds)), [d.replace(".", "\n", 1) for d in ds], fontsize=7)
+    ax.set_yticks(range(len(qs)), qs, fontsize=8)
+    n_e = int(cor["n_enhancers"].max())
+    name = "Kendall τ" if stat == "kendall_tau" else "Spearman ρ"
+    ax.set_title(f"{name} across {n_e} enhancers (oriented: + = better quality, better task)", fontsize=9)
+    fig.colorbar(im, ax=ax, shrink=0.8)
     return save_figure(fig, out)

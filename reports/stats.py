@@ -37,6 +37,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import io
 import json
@@ -73,6 +74,7 @@ __all__ = [
     "resample_counts",
     "save_sufficient_stats",
     "spearman_rho",
+    "sufficient_stats_file",
     "write_statistics",
 ]
 
@@ -115,10 +117,24 @@ def resample_indices(n: int, n_resamples: int, seed: int | np.random.Generator =
 
 
 def resample_counts(n: int, n_resamples: int, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """``(n_resamples, n)`` float64 counts: how often each image is drawn in each replicate."""
-    idx = resample_indices(n, n_resamples, seed)
-    offs = np.arange(n_resamples)[:, None] * n
-    return np.bincount((idx + offs).ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
+    """``(n_resamples, n)`` float64 counts: how often each image is drawn in each replicate (read-only; the last
+    draw for an integer seed is reused, as every column with the same image count shares it)."""
+    if isinstance(seed, np.random.Generator):
+        return _counts_from(resample_indices(n, n_resamples, seed))
+    return _cached_counts(int(n), int(n_resamples), int(seed))
+
+
+def _counts_from(idx: np.ndarray) -> np.ndarray:
+    b, n = idx.shape
+    offs = np.arange(b)[:, None] * n
+    out = np.bincount((idx + offs).ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    return _counts_from(resample_indices(n, n_resamples, seed))
 
 
 def _quantile_rows(theta_b: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -230,25 +246,38 @@ class SufficientStats:
     arrays: dict[str, np.ndarray]
     reducer: Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]
 
+    _memo: dict[Any, dict[str, np.ndarray]] = field(default_factory=dict)
+
     @property
     def image_ids(self) -> list[str]:
         return [str(i) for i in self.arrays["image_ids"]]
+
+    def reduce(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """All outputs for ``(B, n_images)`` weights; the last few results are kept, since every output of the
+        metric (mAP, mAP50, ...) is a column of its own that asks for the same weights."""
+        import hashlib
+
+        w = np.ascontiguousarray(weights, dtype=np.float64)
+        key = (w.shape, hashlib.blake2b(w.tobytes(), digest_size=16).digest())
+        if key not in self._memo:
+            if len(self._memo) >= 4:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = self.reducer(self.arrays, w)
+        return self._memo[key]
 
 
 def _safe_name(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", str(s))
 
 
-def save_sufficient_stats(run_dir: str | Path, metric: Any, *, enhancer: str, dataset: str, split: str, task: str,
-                          task_model: str, protocol: str) -> Path | None:
-    """Write ``metric.sufficient_stats()`` to ``RUN/stats/<task_model>__<protocol>__<enhancer>__<metric>.npz``.
+def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: str, task: str, task_model: str,
+                          protocol: str) -> tuple[str, bytes] | None:
+    """``("stats/<task_model>__<protocol>__<enhancer>__<metric>.npz", npz bytes)`` for a scored metric, or None for
+    metrics without ``sufficient_stats`` (per-image means: their ``per_image.csv`` values suffice).
 
-    Call once per scored (enhancer, task model, protocol, metric) after the metric's last ``update``; metrics
-    without ``sufficient_stats`` (per-image means: their ``per_image.csv`` values suffice) are skipped (None).
-    The file holds the arrays plus ``__meta__`` (JSON: the key fields, the output names, the reducer's import path).
+    Call after the metric's last ``update``. The file holds the arrays plus ``__meta__`` (JSON: the key fields, the
+    output names and the import path of the class whose ``reduce`` recomputes them).
     """
-    from ledbench.datasets.io import atomic_write_bytes
-
     get = getattr(metric, "sufficient_stats", None)
     if get is None:
         return None
@@ -257,12 +286,22 @@ def save_sufficient_stats(run_dir: str | Path, metric: Any, *, enhancer: str, da
     meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task": task,
             "task_model": task_model, "protocol": protocol, "metric": metric.name,
             "outputs": list(metric.outputs), "reducer": f"{cls.__module__}:{cls.__qualname__}"}
-    path = Path(run_dir) / STATS_DIR / "__".join(_safe_name(x) for x in (task_model, protocol, enhancer, metric.name))
-    path = path.with_suffix(".npz")
+    name = "__".join(_safe_name(x) for x in (task_model, protocol, enhancer, metric.name)) + ".npz"
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)
+    return f"{STATS_DIR}/{name}", buf.getvalue()
+
+
+def save_sufficient_stats(run_dir: str | Path, metric: Any, **key: str) -> Path | None:
+    """Write :func:`sufficient_stats_file` into ``run_dir`` (atomically); returns the path, or None."""
+    from ledbench.datasets.io import atomic_write_bytes
+
+    got = sufficient_stats_file(metric, **key)
+    if got is None:
+        return None
+    path = Path(run_dir) / got[0]
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, got[1])
     return path
 
 
@@ -333,7 +372,7 @@ class _Column:
         for e, (st, pos, output) in enumerate(self.suff):
             full = np.zeros((len(w), len(st.arrays["image_ids"])))
             full[:, pos] = w
-            out[e] = np.asarray(st.reducer(st.arrays, full)[output], dtype=np.float64)
+            out[e] = np.asarray(st.reduce(full)[output], dtype=np.float64)
         return out
 
     def point(self) -> np.ndarray:
@@ -708,7 +747,7 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
                 continue
             enh = [e for e in qc.enhancers if e in dc.enhancers]
             ids = [i for i in qc.image_ids if i in set(dc.image_ids)]
-            rec = {"quality": f"{qc.key[4]}.{qc.key[5]}", "downstream": f"{dc.key[3]}.{dc.key[4]}.{dc.key[5]}",
+            rec = {"quality": qc.key[5], "downstream": f"{dc.key[3]}.{dc.key[4]}.{dc.key[5]}",
                    "n_enhancers": len(enh), "n_images": len(ids)}
             if len(enh) < min_enhancers or len(ids) < 2:
                 rows.append(rec)

@@ -11,6 +11,13 @@ model. Conventions:
 - Rows with the same key (enhancer, dataset, split, task, task_model, protocol, metric) from several runs (seeds)
   are averaged; the cell shows ``mean ± stderr`` with stderr = sample std / sqrt(n_runs). A single run shows its
   value alone (``show_stderr=True`` adds its per-image stderr).
+- With ``stats`` (a :func:`ledbench.reports.stats.bootstrap_table` frame, or ``"auto"``: computed from the single
+  run directory the rows come from), each column is judged by the paired bootstrap over images: ``†`` marks a cell
+  whose difference to the baseline (default the degraded input) excludes 0 at ``level`` after Holm correction
+  across the column's enhancers, and best / second marks go only to rows the bootstrap separates from the next one
+  (none when the top two are indistinguishable); ``ci="pm"`` (``± half-width``) or ``ci="interval"``
+  (``[lo, hi]``) shows the interval. Columns without bootstrap (several runs averaged, or a dataset-level metric
+  without stored sufficient statistics) keep the value ranking, and the caption says so.
 - Runs are merged only when they saw the same data and protocol: rows whose ``dataset_manifest_hash``, protocol set,
   ``task_config_hash`` or enhancer config/weights differ between runs are refused (:class:`MergeMismatch`) unless
   ``allow_mismatch=True``.
@@ -42,6 +49,7 @@ __all__ = [
     "MergeMismatch",
     "Table",
     "aggregate",
+    "auto_statistics",
     "build_table",
     "check_mergeable",
     "console_table",
@@ -55,6 +63,8 @@ FLOORS = ("input", "identity")  # the degraded image as is: the pseudo-enhancer 
 PSEUDO_ENHANCERS = (*FLOORS, CEILING)
 FORMATS = ("md", "tex", "csv", "html", "console")
 ARROW = {True: "↑", False: "↓"}
+SIG = "†"
+CI_MODES = (None, "pm", "interval")
 
 
 class MergeMismatch(InputError):
@@ -169,6 +179,9 @@ class Cell:
     n_runs: int = 1
     n_images: int = -1
     rank: int = 0
+    significant: bool = False
+    ci: tuple[float, float] | None = None
+    p_best: float = math.nan
 
 
 @dataclass
@@ -187,6 +200,8 @@ class Table:
     excluded: tuple[str, ...] = PSEUDO_ENHANCERS
     title: str = ""
     notes: list[str] = field(default_factory=list)
+    ci_mode: str | None = None
+    stats_note: str = ""
 
     def col_label(self, j: int, sep: str = ".") -> str:
         return sep.join(str(v) for v in self.col_keys[j])
@@ -236,10 +251,65 @@ def _filter(df, where: dict[str, Any] | None):
     return df
 
 
+_AUTO_CACHE: dict[tuple, Any] = {}
+
+
+def auto_statistics(df, *, baseline: str = "identity", level: float = 0.95, n_resamples: int = 2000, seed: int = 0,
+                    method: str = "percentile", exclude_from_ranking: Sequence[str] = PSEUDO_ENHANCERS):
+    """Bootstrap statistics of the single run directory ``df`` was read from (``source``), or None (several runs,
+    no run directory, no ``per_image.csv``). Cached per run files and settings."""
+    from ledbench.reports import stats as st
+
+    src = _source_col(df)
+    if src not in df.columns or df[src].nunique() != 1:
+        return None
+    run = Path(str(df[src].iloc[0]))
+    files = [run / "results.csv", run / "per_image.csv", run / st.STATS_DIR]
+    if not run.is_dir() or not files[1].is_file():
+        return None
+    key = (str(run.resolve()), tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files), baseline, level,
+           n_resamples, seed, method, tuple(exclude_from_ranking))
+    if key not in _AUTO_CACHE:
+        boot = st.bootstrap_run(run, baseline=baseline, level=level, n_resamples=n_resamples, seed=seed,
+                                method=method, exclude_from_ranking=exclude_from_ranking)
+        wall = None
+        try:
+            import json
+
+            wall = float(json.loads((run / "manifest.json").read_text()).get("wall_time_s"))
+        except (OSError, ValueError, TypeError):
+            pass
+        boot.attrs["bootstrap"]["run_wall_s"] = wall
+        _AUTO_CACHE.clear()
+        _AUTO_CACHE[key] = boot
+    return _AUTO_CACHE[key]
+
+
+def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
+    b = boot.attrs.get("bootstrap", {})
+    lvl = int(round(100 * float(b.get("level", 0.95))))
+    n_img = int(boot["n_boot_images"].max()) if len(boot) else 0
+    parts = [f"{SIG} differs from {baseline_used or 'the baseline'}: the {lvl}% paired bootstrap interval of the "
+             f"difference (over {n_img} images, {b.get('n_resamples')} resamples, seed {b.get('seed')}, "
+             f"{b.get('method')}) excludes 0 after Holm correction across the {n_enh} enhancers of each column",
+             f"best / second only where the bootstrap separates them from the next row (beats it in at least "
+             f"{(100 + lvl) / 2:g}% of the resamples)"]
+    if unboot:
+        parts.append("no bootstrap for " + ", ".join(unboot) + " (best / second by value there)")
+    wall, run_wall = b.get("wall_s"), b.get("run_wall_s")
+    if wall is not None:
+        cost = f"statistics took {wall:.2f} s"
+        if run_wall:
+            cost += f" ({100 * wall / run_wall:.1f}% of the run's {run_wall:.1f} s wall time)"
+        parts.append(cost)
+    return "; ".join(parts)
+
+
 def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric", *,
                 where: dict[str, Any] | None = None, decimals: int | dict[str, int] | None = None,
                 show_stderr: bool | None = None, exclude_from_ranking: Sequence[str] = PSEUDO_ENHANCERS,
-                title: str = "") -> Table:
+                title: str = "", stats: Any = None, ci: str | None = None, baseline: str = "identity",
+                level: float = 0.95, n_resamples: int = 2000, seed: int = 0, method: str = "percentile") -> Table:
     """Pivot results into a :class:`Table`.
 
     Args:
@@ -251,6 +321,10 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
             >=10: 2, else 3).
         show_stderr: None shows ``± stderr`` only when some cell averages several runs.
         exclude_from_ranking: enhancer names never bolded/underlined (floor and ceiling by default).
+        stats: None, ``"auto"`` (bootstrap the single run the rows come from) or a ``bootstrap_table`` frame:
+            significance markers and bootstrap-based best / second (module docstring).
+        ci: None, ``"pm"`` or ``"interval"``: show the bootstrap interval of each mean (needs ``stats``).
+        baseline, level, n_resamples, seed, method: bootstrap settings for ``stats="auto"``.
     """
     df = _filter(df, where)
     if df.empty:
@@ -318,10 +392,57 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     notes = []
     if n_runs > 1:
         notes.append(f"mean ± standard error over up to {n_runs} runs")
+    if ci not in CI_MODES:
+        raise ConfigError(f"unknown ci display {ci!r}; choose pm or interval")
+    boot = None
+    if isinstance(stats, str):
+        if stats != "auto":
+            raise ConfigError(f"stats must be None, 'auto' or a bootstrap_table frame, got {stats!r}")
+        boot = auto_statistics(df, baseline=baseline, level=level, n_resamples=n_resamples, seed=seed,
+                               method=method, exclude_from_ranking=exclude_from_ranking) if n_runs == 1 else None
+    elif stats is not None:
+        boot = stats
+    stats_note = ""
+    if boot is not None and len(boot):
+        stats_note = _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells)
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
-    return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr), n_runs,
-                 excluded, title, notes)
+    return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
+                 n_runs, excluded, title, notes, ci if boot is not None else None, stats_note)
+
+
+def _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells) -> str:
+    """Copy significance, intervals and bootstrap marks onto the cells; returns the caption sentence."""
+    lookup = {tuple(str(r[k]) for k in KEY_COLUMNS): r for r in boot.to_dict("records")}
+    keys = [k for k in KEY_COLUMNS if k in agg.columns]
+    full = {}
+    for rec in agg.to_dict("records"):
+        full[(tuple(rec[f] for f in row_fields), tuple(rec[f] for f in col_fields))] = \
+            tuple(str(rec.get(k, "")) for k in keys)
+    unboot, n_enh, bases = [], 0, set()
+    for j, ck in enumerate(col_keys):
+        recs = {}
+        for i, rk in enumerate(row_keys):
+            fk = full.get((rk, ck))
+            if fk is not None and fk in lookup:
+                recs[i] = lookup[fk]
+        has = any(math.isfinite(r["ci_low"]) for r in recs.values())
+        if not has:
+            unboot.append(".".join(str(v) for v in ck))
+            continue
+        n_enh = max(n_enh, sum(1 for r in recs.values() if math.isfinite(r["p_value"])))
+        for i, r in recs.items():
+            c = cells[i][j]
+            if c is None:
+                continue
+            bases.add(r.get("baseline", ""))
+            c.rank = int(r["mark"])
+            c.significant = bool(r["significant"])
+            c.p_best = float(r["p_best"])
+            if math.isfinite(r["ci_low"]):
+                c.ci = (float(r["ci_low"]), float(r["ci_high"]))
+    bases.discard("")
+    return _stats_note(boot, n_enh, unboot, ", ".join(sorted(bases)))
 
 
 # --------------------------------------------------------------------------------------------------- renderers
@@ -335,6 +456,12 @@ def _cell_text(t: Table, c: Cell | None, j: int, *, pm: str = " ± ", inf: str =
     s = _fmt_num(c.value, t.decimals[j])
     if t.show_stderr and c.stderr is not None and math.isfinite(c.stderr):
         s += pm + _fmt_num(c.stderr, t.decimals[j])
+    if t.ci_mode and c.ci is not None:
+        lo, hi = c.ci
+        if t.ci_mode == "pm":
+            s += pm + _fmt_num((hi - lo) / 2, t.decimals[j])
+        else:
+            s += f" [{_fmt_num(lo, t.decimals[j])}, {_fmt_num(hi, t.decimals[j])}]"
     return s
 
 
@@ -342,6 +469,10 @@ def _legend(t: Table, bold: str, under: str) -> str:
     ex = " and ".join(t.excluded)
     parts = [f"↑ higher is better, ↓ lower is better; best {bold}, second {under} per column"
              + (f" ({ex} not ranked)" if ex else "")]
+    if t.ci_mode:
+        parts.append("± half-width of the bootstrap interval" if t.ci_mode == "pm" else "[lo, hi]: bootstrap interval")
+    if t.stats_note:
+        parts.append(t.stats_note)
     parts += t.notes
     return "; ".join(parts) + "."
 
@@ -366,6 +497,8 @@ def render_markdown(t: Table) -> str:
                 s = f"**{s}**"
             elif c is not None and c.rank == 2:
                 s = f"<ins>{s}</ins>"
+            if c is not None and c.significant:
+                s += SIG
             out.append(s)
         lines.append("| " + " | ".join(out) + " |")
     lines += ["", "_" + _legend(t, "**bold**", "<ins>underlined</ins>") + "_"]
@@ -418,18 +551,20 @@ def render_latex(t: Table) -> str:
         out = [tex_escape(v) for v in rk]
         for j, c in enumerate(t.cells[i]):
             s = _cell_text(t, c, j, pm="{\\scriptsize${}\\pm{}$", inf="$\\infty$", missing="--")
-            if c is not None and t.show_stderr and "\\pm" in s:
+            if c is not None and "{\\scriptsize" in s:
                 s += "}"
             s = s.replace("-$\\infty$", "$-\\infty$")
             if c is not None and c.rank == 1:
                 s = f"\\textbf{{{s}}}"
             elif c is not None and c.rank == 2:
                 s = f"\\underline{{{s}}}"
+            if c is not None and c.significant:
+                s += "$^\\dagger$"
             out.append(s)
         lines.append(" & ".join(out) + " \\\\")
     lines.append("\\bottomrule")
     lines.append("\\end{tabular}")
-    lines.append("% " + _legend(t, "bold", "underlined"))
+    lines.append("% " + _legend(t, "bold", "underlined").replace(SIG, "$^\\dagger$"))
     return "\n".join(lines) + "\n"
 
 
@@ -451,6 +586,8 @@ def render_csv(t: Table) -> str:
         header.append(lab)
         if t.show_stderr:
             header.append(f"{t.col_label(j)} stderr")
+        if t.ci_mode:
+            header += [f"{t.col_label(j)} ci_low", f"{t.col_label(j)} ci_high", f"{t.col_label(j)} significant"]
     w.writerow(header)
     for i, rk in enumerate(t.row_keys):
         out = [str(v) for v in rk]
@@ -458,6 +595,9 @@ def render_csv(t: Table) -> str:
             out.append("" if c is None else _csv_num(c.value))
             if t.show_stderr:
                 out.append("" if c is None else _csv_num(c.stderr))
+            if t.ci_mode:
+                lo, hi = c.ci if c is not None and c.ci is not None else (math.nan, math.nan)
+                out += [_csv_num(lo), _csv_num(hi), "" if c is None else str(bool(c.significant)).lower()]
         w.writerow(out)
     return buf.getvalue()
 
@@ -481,8 +621,14 @@ def render_html(t: Table) -> str:
             s = e(_cell_text(t, c, j))
             tip = ""
             if c is not None:
-                tip = f' title="n_runs={c.n_runs}, n_images={c.n_images}, stderr={_csv_num(c.stderr) or "n/a"}"'
+                extra = ""
+                if c.ci is not None:
+                    extra = f", CI=[{_csv_num(c.ci[0])}, {_csv_num(c.ci[1])}], P(best)={_csv_num(c.p_best) or 'n/a'}"
+                tip = (f' title="n_runs={c.n_runs}, n_images={c.n_images}, stderr={_csv_num(c.stderr) or "n/a"}'
+                       f'{extra}"')
                 s = f"<b>{s}</b>" if c.rank == 1 else f"<u>{s}</u>" if c.rank == 2 else s
+                if c.significant:
+                    s += f"<sup>{SIG}</sup>"
             tds += f"<td{tip}>{s}</td>"
         lines.append(f"<tr{cls}>{tds}</tr>")
     lines.append("</tbody></table>")
@@ -500,7 +646,8 @@ def render_console(t: Table) -> str:
         out = [t.row_label(i)]
         for j, c in enumerate(t.cells[i]):
             mark = " " if c is None or c.rank == 0 else "*" if c.rank == 1 else "+"
-            out.append(_cell_text(t, c, j, pm=" ± ", inf="inf", missing="-") + mark)
+            sig = SIG if c is not None and c.significant else " " if t.stats_note else ""
+            out.append(_cell_text(t, c, j, pm=" ± ", inf="inf", missing="-") + mark + sig)
         body.append(out)
     widths = [max(len(r[k]) for r in [top, header] + body) for k in range(len(header))]
 
@@ -510,7 +657,11 @@ def render_console(t: Table) -> str:
     out = ([line(top)] if any(top) else []) + [line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]
     out.append("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
-               + ("; ± standard error over runs" if t.show_stderr else ""))
+               + ("; ± standard error over runs" if t.show_stderr else "")
+               + ("; ± half-width of the bootstrap interval" if t.ci_mode == "pm" else "")
+               + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else ""))
+    if t.stats_note:
+        out.append(t.stats_note)
     return "\n".join(s.rstrip() for s in out) + "\n"
 
 
@@ -527,7 +678,8 @@ def format_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequenc
         rows, cols: key fields, e.g. ``rows="enhancer"``, ``cols="task.metric"`` (``"."`` or ``","`` separated).
         fmt: ``md`` | ``tex`` | ``csv`` | ``html`` | ``console``.
         split_by: a key field (e.g. ``"protocol"`` or ``"dataset"``): one table per value, each titled.
-        **kwargs: passed to :func:`build_table` (``where``, ``decimals``, ``show_stderr``, ``exclude_from_ranking``).
+        **kwargs: passed to :func:`build_table` (``where``, ``decimals``, ``show_stderr``, ``exclude_from_ranking``,
+            ``stats``, ``ci``, ``baseline``, ``level``, ``n_resamples``, ``seed``, ``method``).
     """
     render = _RENDERERS.get(fmt)
     if render is None:
@@ -546,7 +698,9 @@ def format_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequenc
 
 def console_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric",
                   **kwargs: Any) -> str:
-    """Readable fixed-width table for the end of ``ledbench run``; empty results give a one-line message."""
+    """Readable fixed-width table for the end of ``ledbench run``; empty results give a one-line message.
+    Bootstrap statistics are on (``stats="auto"``) unless ``stats=None`` is passed."""
     if df is None or len(df) == 0:
         return "(no results)\n"
+    kwargs.setdefault("stats", "auto")
     return format_table(df, rows, cols, fmt="console", **kwargs)

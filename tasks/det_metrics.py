@@ -259,14 +259,18 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
-    def mean_valid(x: np.ndarray) -> float:
-        v = x[x > -1]
-        return float(np.mean(v)) if v.size else math.nan
+    def mean_valid(x: np.ndarray) -> np.ndarray:  # COCOeval summarize: mean over entries > -1, per replicate
+        if len(x) == 1:  # np.mean on the selection, as COCOeval (bit-identical compute())
+            v = x[0][x[0] > -1]
+            return np.array([np.mean(v) if v.size else math.nan])
+        x = x.reshape(len(x), -1)
+        ok = x > -1
+        cnt = ok.sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, np.where(ok, x, 0.0).sum(1) / cnt, math.nan)
 
-    out = {"map50_95": np.array([mean_valid(precision[i]) for i in range(n_b)]),
-           "map50": np.array([mean_valid(precision[i][t50]) for i in range(n_b)]),
-           "map75": np.array([mean_valid(precision[i][t75]) for i in range(n_b)]),
-           "ar100": np.array([mean_valid(recall[i]) for i in range(n_b)])}
+    out = {"map50_95": mean_valid(precision), "map50": mean_valid(precision[:, t50]),
+           "map75": mean_valid(precision[:, t75]), "ar100": mean_valid(recall)}
     return {k: v[0] if single else v for k, v in out.items()}
 
 
