@@ -532,7 +532,7 @@ def test_cli_unwritable_output_is_one_line_error(tmp_path):
 
 
 def test_cli_enhance_folder(tmp_path):
-    from ledbench.datasets.io import read_image, write_png
+    from ledbench.bench.imageio import read_image, write_png
 
     src = tmp_path / "in" / "sub"
     src.mkdir(parents=True)
@@ -628,7 +628,7 @@ def test_run_records_a_failing_task_prediction_and_scores_the_rest(tmp_path):
     TASKS.register("seg_brightness_test", Brightness, overwrite=True)
     extra = tmp_path / "extra"
     extra.mkdir()
-    from ledbench.datasets.io import write_png
+    from ledbench.bench.imageio import write_png
 
     write_png(extra / "odd.png", np.full((24, 32, 3), 0.2, np.float32))
     cfg = RunConfig(name="t", dataset="tiny_pairs", dataset_args={"root": str(extra)}, enhancers=("identity",),
@@ -703,9 +703,9 @@ def test_interrupted_run_resumes_from_finished_units(tmp_path):
 def test_unpaired_folder_gets_no_reference_scores_only(tmp_path):
     """Real night photos without ground truth: no-reference metrics are scored, full-reference ones and downstream
     tasks (no labels, no reference) produce no rows rather than fake ones."""
+    from ledbench.bench.imageio import write_png
     from ledbench.bench.results import read_results
     from ledbench.bench.runner import RunConfig, run
-    from ledbench.datasets.io import write_png
 
     rng = np.random.default_rng(0)
     for i in range(2):

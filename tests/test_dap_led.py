@@ -322,7 +322,7 @@ def test_profile_main_tiny():
 def test_default_training_images_are_disjoint_from_synth_mini():
     """Pixel-level check against the benchmark's own source list (datasets/synth_mini.py)."""
     sm = pytest.importorskip("ledbench.datasets.synth_mini")
-    from ledbench.datasets.io import read_image
+    from ledbench.bench.imageio import read_image
 
     bench = []
     for pkg, rel in sm.SOURCES.values():
@@ -377,7 +377,7 @@ def test_cli_enhance_save_heatmaps(tmp_path):
     """`ledbench enhance dap_led_small --weights FILE --save-heatmaps` writes the output and one PNG per
     degradation and scale (tiny random CLIP registered in-process; never shipped)."""
     from ledbench.bench.cli import main
-    from ledbench.datasets.io import read_image, write_png
+    from ledbench.bench.imageio import read_image, write_png
     from ledbench.enhancers import create_enhancer
 
     D.register_tiny_clip_config()

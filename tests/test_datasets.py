@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from ledbench.bench.errors import ConfigError, InputError
+from ledbench.bench.imageio import image_size, read_image
 from ledbench.datasets import create_dataset, list_datasets
-from ledbench.datasets.io import image_size, read_depth, read_image, read_label_map
+from ledbench.datasets.io import read_depth, read_label_map
 
 
 def _rgb(h, w, seed=0) -> np.ndarray:
@@ -402,7 +403,7 @@ def test_corrupt_image_error_after_ultralytics_patches_pil(tmp_path):
     import ultralytics.utils.patches  # noqa: F401  (applies the patch)
 
     from ledbench.bench.errors import InputError
-    from ledbench.datasets.io import read_image
+    from ledbench.bench.imageio import read_image
 
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not an image")

@@ -20,7 +20,7 @@ def _free_port() -> int:
 
 
 def _make_folder(root: Path, n: int = 5) -> None:
-    from ledbench.datasets.io import write_png
+    from ledbench.bench.imageio import write_png
 
     rng = np.random.default_rng(0)
     for i in range(n):

@@ -192,7 +192,7 @@ def test_synth_main_writes_regenerable_pairs(tmp_path):
     from PIL import Image
 
     from ledbench.bench.errors import ConfigError
-    from ledbench.datasets.io import read_image, read_png_u8, to_uint8
+    from ledbench.bench.imageio import read_image, read_png_u8, to_uint8
 
     src = tmp_path / "sharp"
     (src / "sub").mkdir(parents=True)
@@ -229,8 +229,8 @@ def test_synth_main_writes_regenerable_pairs(tmp_path):
 def test_output_does_not_depend_on_last_bit_rounding(monkeypatch):
     """The same seed must give the same image on every CPU. numpy's SIMD ``power`` and the FFT differ between
     AVX-512 and AVX2 machines in the last bit; emulate that by nudging the linear image one ulp up everywhere."""
+    from ledbench.bench.imageio import to_uint8
     from ledbench.datasets import synthesis
-    from ledbench.datasets.io import to_uint8
     from ledbench.datasets.synth_mini import SOURCES, prepare_reference, source_path
 
     # a real photo: numpy's rejection sampler (synthesis version 1) changed 136k of these 197k values
@@ -283,7 +283,7 @@ def test_poisson_inverse_cdf_equals_scipy_ppf():
 
 def test_synth_grid_cli_writes_picture_and_physical_statistics(tmp_path, capsys):
     from ledbench.bench.cli import main
-    from ledbench.datasets.io import read_image, write_png
+    from ledbench.bench.imageio import read_image, write_png
 
     sharp = _texture(64, 80) * 0.8 + 0.1
     write_png(tmp_path / "sharp.png", sharp)
