@@ -108,18 +108,43 @@ def cmd_run(args) -> int:
     df = read_results(outcome.run_dir) if outcome.rows else None
     print()
     print(console_table(df) if df is not None else "(no results: nothing was scored)")
-    if outcome.skipped:
-        print("\nskipped (not available here):")
-        for s in outcome.skipped:
-            print(f"  {s.kind} {s.name}: {s.reason}")
-    if outcome.errors:
-        print(f"\n{len(outcome.errors)} unit(s) failed and were skipped (on_error=skip); see manifest.json")
+    print_run_notes(outcome, verbose=getattr(args, "verbose", False))
     stats = outcome.cache_stats
     print(f"\nwrote {outcome.run_dir}/results.csv, per_image.csv, manifest.json, report.md "
           f"in {time.time() - t0:.1f} s (enhanced: {stats.get('enhance_computed', 0)} computed, "
           f"{stats.get('enhance_hit', 0)} from cache; predictions: {stats.get('predict_computed', 0)} computed, "
           f"{stats.get('predict_hit', 0)} from cache)")
     return 0
+
+
+def print_run_notes(outcome, verbose: bool = False) -> None:
+    """What was not scored and why, once per run: skipped entries (one line unless ``verbose``), cells that cannot
+    be scored on this dataset, failed units."""
+    skipped = outcome.skipped
+    if skipped and verbose:
+        print("\nskipped (not available here):")
+        for s in skipped:
+            print(f"  {s.kind} {s.name}: {s.reason}")
+    elif skipped:
+        names = [s.name for s in skipped]
+        shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        print(f"\n{len(skipped)} entries skipped, their weights are not here: {shown} "
+              "(`ledbench weights list` says how to get them; -v or report.md lists the reasons)")
+    not_scored = (outcome.manifest or {}).get("not_scored") or []
+    if not_scored:
+        print("\nnot scored:")
+        seen = set()
+        for n in not_scored:
+            key = (n["enhancer"], n["task"], n["reason"])
+            if key in seen:
+                continue
+            seen.add(key)
+            metrics = sorted({m["metric"] for m in not_scored if (m["enhancer"], m["task"], m["reason"]) == key})
+            who = "" if n["enhancer"] == "*" else f"{n['enhancer']} / "
+            print(f"  {who}{n['task']} ({', '.join(metrics)}): {n['reason']}")
+    if outcome.errors:
+        print(f"\n{len(outcome.errors)} unit(s) failed and were skipped (on_error=skip); see report.md / "
+              "manifest.json")
 
 
 # -- enhance ----------------------------------------------------------------------------------------------------
@@ -343,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r")
     s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when CI=true)")
+    s.add_argument("-v", "--verbose", action="store_true", help="list every skipped entry with its reason")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("enhance", help="enhance a folder of images", formatter_class=fmt,

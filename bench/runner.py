@@ -167,6 +167,7 @@ class Runner:
         self.errors: list[dict[str, str]] = []
         self._items_by_id: dict[str, Any] = {}
         self._skipped_metrics: set[str] = set()
+        self.not_scored: list[dict[str, str]] = []
 
     # -- resolution ---------------------------------------------------------------------------------------------
     def _dataset(self):
@@ -210,9 +211,12 @@ class Runner:
         return tasks
 
     def _metric_names(self, task) -> list[str]:
-        if task.kind == QUALITY:
+        """``task_metrics[task]`` > the run's ``metrics`` (quality) > the task's ``default_metrics``."""
+        if task.name in self.cfg.task_metrics:
+            return list(self.cfg.task_metrics[task.name])
+        if task.kind == QUALITY and self.cfg.metrics:
             return list(self.cfg.metrics)
-        return list(self.cfg.task_metrics.get(task.name, task.default_metrics))
+        return list(task.default_metrics)
 
     def _check_metrics(self, tasks: list[Any]) -> None:
         """Unknown metric names, or a metric of another task kind, are errors before any model runs."""
@@ -239,6 +243,58 @@ class Runner:
                     where = "metrics" if task.kind == QUALITY else f"task_metrics[{task.name}]"
                     raise ConfigError(f"{where}: {mname!r} is a {kind} metric, not a {task.kind} one; "
                                       f"valid here: {', '.join(valid)}")
+
+    def _plan(self, tasks: list[Any], items: list, enhancer_names: list[str]) -> list[Any]:
+        """Keep the tasks that can be scored on this dataset; every requested cell that cannot gets a reason in
+        ``not_scored`` (and no model runs for it)."""
+        from ledbench.tasks.metrics import METRICS
+
+        paired = any(it.paired for it in items)
+        kept = []
+        for task in tasks:
+            names = self._metric_names(task)
+            if task.kind == QUALITY:
+                for mname in names:
+                    if getattr(METRICS.get(mname), "requires_reference", True) and not paired:
+                        self._not_scored("*", task.name, mname,
+                                         f"{mname} compares with a sharp reference and dataset {self.cfg.dataset!r} "
+                                         "has none; use a no-reference metric (niqe, clip_iqa) or a paired dataset")
+                kept.append(task)
+                continue
+            labelled = any(it.labels.get(task.kind) is not None for it in items)
+            pseudo = paired and self.cfg.include_reference
+            if labelled or pseudo:
+                kept.append(task)
+                continue
+            why = (f"dataset {self.cfg.dataset!r} has no {task.kind} labels and "
+                   + ("include_reference=false" if paired else "no references")
+                   + ", so neither real_gt nor pseudo_gt applies; use a labelled dataset (coco:, yolo:, a "
+                   "segmentation or depth dataset) or a paired folder (folder:ROOT with input/reference subfolders)")
+            for mname in names:
+                self._not_scored("*", task.name, mname, why)
+        return kept
+
+    def _explain_empty_cells(self, rows: list[ResultRow], enhancer_names: list[str], tasks: list[Any]) -> None:
+        """A reason for every requested (enhancer, task, metric) that has no row and no reason yet."""
+        have = {(r.enhancer, r.task_model) for r in rows}
+        explained = {(n["task"], n["metric"]) for n in self.not_scored}
+        skipped_metrics = {s.name for s in self.skipped if s.kind == "metric"}
+        failed = {(e["enhancer"], e.get("task", "")) for e in self.errors}
+        for name in enhancer_names:
+            for task in tasks:
+                if (name, task.name) in have:
+                    continue
+                for mname in self._metric_names(task):
+                    if (task.name, mname) in explained or mname in skipped_metrics:
+                        continue
+                    if any(e == name for e, _ in failed):
+                        why = "every unit failed (see errors in manifest.json)"
+                    else:
+                        why = "no image could be scored"
+                    self._not_scored(name, task.name, mname, why)
+
+    def _not_scored(self, enhancer: str, task: str, metric: str, reason: str) -> None:
+        self.not_scored.append({"enhancer": enhancer, "task": task, "metric": metric, "reason": reason})
 
     def _make_metrics(self, task, protocol: str) -> list[Any]:
         from ledbench.tasks.metrics import create_metric
@@ -320,6 +376,7 @@ class Runner:
         enhancer_names = self._enhancer_names()
         tasks = self._tasks(device)
         self._check_metrics(tasks)
+        tasks = self._plan(tasks, items, enhancer_names)
         downstream = [t for t in tasks if t.kind != QUALITY]
         stages = StageRunner(self.cache, batch=cfg.batch, workers=cfg.workers, quiet=cfg.quiet,
                              on_error=self._stage_error, handoff=Handoff())
@@ -379,6 +436,8 @@ class Runner:
         score_stage(units, self._group_metrics, self.cache, loader, self._score_error, store, progress=bar.update)
         bar.close()
 
+        self._explain_empty_cells(rows, list(enhancers), tasks)
+
         # stage 4: store
         manifest = {
             "ledbench_run_format": 2, "name": cfg.name, "created": now_iso(),
@@ -390,6 +449,7 @@ class Runner:
             "output_checks": {n: _output_checks(e) for n, e in enhancers.items() if _output_checks(e)},
             "tasks": {t.name: t.identity() for t in tasks},
             "skipped": [dataclasses.asdict(s) for s in self.skipped], "errors": self.errors,
+            "not_scored": self.not_scored,
             "cache": {"root": str(self.cache.root), **dict(self.cache.stats)},
             "seeds": seeds, "versions": package_versions(), "git": git_revision(),
             "device": device_info(device), "world_size": self.world,

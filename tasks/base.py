@@ -65,11 +65,10 @@ class Task(WeightedPlugin):
 
 
 class QualityTask(Task):
-    """The image itself is the prediction; quality metrics compare it with the reference (or score it alone)."""
+    """Image quality: the enhanced image itself is the prediction (no model runs), so the scoring stage compares
+    the cached enhanced image with the reference (``full_reference``) or scores it alone (``no_reference``).
+    Metrics: the run's ``metrics`` key, else :attr:`default_metrics`."""
 
     kind = "quality"
     default_metrics = ("psnr", "ssim")
     summary = "image quality of the enhanced output (full-reference against the sharp reference, or no-reference)"
-
-    def predict(self, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        return [{"image": np.asarray(img, dtype=np.float32)} for img in images]

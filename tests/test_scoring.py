@@ -317,3 +317,41 @@ def test_a_faulty_plugin_enhancer_loses_only_its_own_units(tmp_path, fault):
         assert [e["item"] for e in manifest["errors"]] == ["img0", "img1", "img2"]
         assert all(e["enhancer"] == "faulty_scoring_test" and e["stage"] == "enhance" for e in manifest["errors"])
         assert "faulty_scoring_test" not in set(df.enhancer)
+
+
+def test_unscorable_cells_get_a_reason_and_no_model_runs(tmp_path):
+    """A folder of unlabeled, unpaired photos: detection cannot be scored (said once, the model never runs) and a
+    full-reference metric cannot either; the no-reference metric is scored."""
+    from ledbench.bench.imageio import write_png
+    from ledbench.bench.results import read_results
+    from ledbench.tasks.base import Task
+    from ledbench.tasks.registry import TASKS
+
+    calls = []
+
+    class CountingDetector(Task):
+        kind = "detection"
+        default_metrics = ("coco_map",)
+
+        def predict(self, images):
+            calls.append(len(images))
+            return [{"boxes": np.zeros((0, 4), np.float32), "scores": np.zeros(0, np.float32),
+                     "labels": np.zeros(0, np.int64)} for _ in images]
+
+    TASKS.register("det_counting_test", CountingDetector, overwrite=True)
+    photos = tmp_path / "night"
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        write_png(photos / f"p{i}.png", rng.random((100, 200, 3)).astype(np.float32) * 0.2)
+    from ledbench.tasks.metrics import list_metrics, metric_directions
+
+    det_metric = next(m for m in list_metrics() if "map50" in metric_directions(m))
+    out = _tiny_run(tmp_path, dataset=f"folder:{photos}", tasks=("quality", "det_counting_test"),
+                    metrics=("psnr", "niqe"), task_metrics={"det_counting_test": [det_metric]})
+    assert calls == []
+    reasons = {(n["task"], n["metric"]): n["reason"] for n in out.manifest["not_scored"]}
+    assert "neither real_gt nor pseudo_gt" in reasons[("det_counting_test", det_metric)]
+    assert "no-reference" in reasons[("quality", "psnr")]
+    df = read_results(out.run_dir)
+    assert set(df.metric) == {"niqe"} and set(df.protocol) == {"no_reference"}
+    assert "## Not scored" in (out.run_dir / "report.md").read_text()
