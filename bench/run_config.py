@@ -100,10 +100,23 @@ def load_run_config(path: str | os.PathLike | None, overrides: dict[str, Any] | 
     if path is not None:
         data = _read_yaml(Path(path))
     data.update(overrides or {})
+    if isinstance(data.get("enhancers"), list):  # YAML mappings {name, weights, label} -> "name:weights=..:label=.."
+        data["enhancers"] = [_entry_text(e) for e in data["enhancers"]]
     if "dataset_args" in data and not isinstance(data["dataset_args"], Mapping):
         raise ConfigError(f"run key dataset_args={data['dataset_args']!r}: must be a mapping, e.g. "
                           "\"dataset_args={split: test}\"")
     return validate_run_config(build_config(RunConfig, data, owner="run"))
+
+
+def _entry_text(entry: Any) -> Any:
+    if not isinstance(entry, Mapping):
+        return entry
+    entry = dict(entry)
+    if "name" not in entry:
+        raise ConfigError(f"enhancers entry {entry!r}: a mapping needs a name, e.g. {{name: dap_led_small, "
+                          "weights: runs/x/final.pt}")
+    name = str(entry.pop("name"))
+    return ":".join([name] + [f"{k}={v}" for k, v in entry.items()])
 
 
 def _read_yaml(path: Path, depth: int = 0) -> dict[str, Any]:

@@ -129,6 +129,41 @@ class RunOutcome:
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EnhancerEntry:
+    """One ``enhancers`` entry: ``name`` or ``name:weights=PATH[:label=ROW][:trust_weights=true]``.
+
+    ``label`` is the results row (default: the name, or ``name@<weights file stem>`` with explicit weights), so a
+    trained checkpoint is benchmarked beside the released ones: ``enhancers=identity,dap_led_small:weights=runs/x/
+    final.pt``. In a YAML run file an entry may also be a mapping ``{name: ..., weights: ..., label: ...}``.
+    """
+
+    label: str
+    name: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    OPTIONS = ("weights", "label", "trust_weights")
+
+    @classmethod
+    def parse(cls, entry: str) -> EnhancerEntry:
+        name, sep, rest = str(entry).strip().partition(":")
+        opts: dict[str, str] = {}
+        for part in rest.split(":") if sep else []:
+            key, eq, value = part.partition("=")
+            if not eq or key.strip() not in cls.OPTIONS:
+                raise ConfigError(f"enhancers entry {entry!r}: expected NAME:KEY=VALUE with KEY one of "
+                                  f"{', '.join(cls.OPTIONS)} (e.g. dap_led_small:weights=runs/x/final.pt)")
+            opts[key.strip()] = value.strip()
+        if "+" in name and "weights" in opts:
+            raise ConfigError(f"enhancers entry {entry!r}: a cascade takes no weights; register a named stage")
+        label = opts.pop("label", "") or (f"{name}@{Path(opts['weights']).stem}" if "weights" in opts else name)
+        return cls(label, name, tuple(sorted(opts.items())))
+
+    @property
+    def weights(self) -> str | None:
+        return dict(self.options).get("weights")
+
+
 def _output_checks(enhancer: Any) -> dict[str, int]:
     """Counts of contract violations in an enhancer's outputs (its cascade stages included)."""
     total: dict[str, int] = {}
@@ -183,16 +218,32 @@ class Runner:
             raise WeightsUnavailable(why)
         self.skipped.append(Skipped(kind, name, why))
 
-    def _enhancer_names(self) -> list[str]:
+    def _enhancer_entries(self) -> list[EnhancerEntry]:
         from ledbench.enhancers import enhancer_availability, list_enhancers
 
-        ok = []
-        for name in _expand(self.cfg.enhancers, list_enhancers):
-            available, why = enhancer_availability(name)
-            if available:
-                ok.append(name)
+        entries: list[EnhancerEntry] = []
+        for raw in self.cfg.enhancers:
+            if ":" in str(raw):
+                entries.append(EnhancerEntry.parse(raw))
             else:
-                self._skip_or_raise("enhancer", name, why)
+                entries += [EnhancerEntry(n, n) for n in _expand((raw,), list_enhancers)
+                            if n not in {e.label for e in entries}]
+        labels = [e.label for e in entries]
+        if len(set(labels)) != len(labels):
+            dup = sorted({x for x in labels if labels.count(x) > 1})
+            raise ConfigError(f"enhancers: the row name(s) {dup} appear twice; give one entry :label=ROW")
+        ok = []
+        for entry in entries:
+            if entry.weights is not None:
+                if not Path(entry.weights).expanduser().is_file():
+                    raise ConfigError(f"enhancers entry {entry.label!r}: weights file {entry.weights!r} not found")
+                ok.append(entry)
+                continue
+            available, why = enhancer_availability(entry.name)
+            if available:
+                ok.append(entry)
+            else:
+                self._skip_or_raise("enhancer", entry.name, why)
         return ok
 
     def _tasks(self, device) -> list[Any]:
@@ -373,10 +424,10 @@ class Runner:
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
         manifest_hash = dataset.manifest_hash()
         device = init_distributed(check_device(cfg.device, notice=self.log))
-        enhancer_names = self._enhancer_names()
+        entries = self._enhancer_entries()
         tasks = self._tasks(device)
         self._check_metrics(tasks)
-        tasks = self._plan(tasks, items, enhancer_names)
+        tasks = self._plan(tasks, items, [e.label for e in entries])
         downstream = [t for t in tasks if t.kind != QUALITY]
         stages = StageRunner(self.cache, batch=cfg.batch, workers=cfg.workers, quiet=cfg.quiet,
                              on_error=self._stage_error, handoff=Handoff())
@@ -385,13 +436,19 @@ class Runner:
         enhancers: dict[str, Any] = {}
         all_keys: dict[str, dict[str, str]] = {}   # enhancer -> image id -> enhanced key (every image)
         done: dict[str, dict[str, str]] = {}       # enhancer -> image id -> enhanced key (this rank, succeeded)
-        for name in enhancer_names:
+        for entry in entries:
+            name = entry.label
+            opts = dict(entry.options)
             try:
-                enh = create_enhancer(name, device=device, download=cfg.download, tile=cfg.tile,
-                                      tile_overlap=cfg.tile_overlap, amp=cfg.amp)
+                enh = create_enhancer(entry.name, weights=opts.get("weights"), device=device, download=cfg.download,
+                                      tile=cfg.tile, tile_overlap=cfg.tile_overlap, amp=cfg.amp,
+                                      trust_weights=str(opts.get("trust_weights", "")).lower() == "true")
             except LedbenchError as exc:
+                if entry.weights is not None:
+                    raise ConfigError(f"enhancers entry {name!r}: {exc}") from None
                 self._skip_or_raise("enhancer", name, str(exc))
                 continue
+            enh.name = name
             enhancers[name] = enh
             all_keys[name] = enhanced_keys(enh.identity(), items if self.rank == 0 else shard,
                                            lambda *a: self._stage_error(*a), name)

@@ -355,3 +355,46 @@ def test_unscorable_cells_get_a_reason_and_no_model_runs(tmp_path):
     df = read_results(out.run_dir)
     assert set(df.metric) == {"niqe"} and set(df.protocol) == {"no_reference"}
     assert "## Not scored" in (out.run_dir / "report.md").read_text()
+
+
+def test_an_enhancer_entry_can_carry_its_weights(tmp_path):
+    """Train then benchmark: `name:weights=PATH` (or a YAML mapping) runs a checkpoint as its own row."""
+    import torch
+
+    from ledbench.bench.results import read_results
+    from ledbench.bench.run_config import load_run_config
+    from ledbench.enhancers.base import TorchEnhancer
+    from ledbench.enhancers.registry import ENHANCERS
+
+    class Scale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gain = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return x * self.gain
+
+    class Gain(TorchEnhancer):
+        def build_model(self):
+            return Scale()
+
+    ENHANCERS.register("gain_entry_test", Gain, overwrite=True)
+    for g in (2.0, 3.0):
+        torch.save({"gain": torch.tensor([g])}, tmp_path / f"g{int(g)}.pt")
+    f = tmp_path / "r.yaml"
+    f.write_text(f"dataset: tiny_pairs\nenhancers:\n  - identity\n  - {{name: gain_entry_test, weights: "
+                 f"{tmp_path / 'g2.pt'}}}\n  - gain_entry_test:weights={tmp_path / 'g3.pt'}:label=three\n")
+    cfg = load_run_config(f, {"out": str(tmp_path / "run"), "cache_dir": str(tmp_path / "c"), "quiet": True,
+                              "device": "cpu", "metrics": ["psnr"]})
+    from ledbench.bench.runner import run
+
+    out = run(cfg)
+    df = read_results(out.run_dir).set_index("enhancer")["value"]
+    assert list(df.index) == ["identity", "gain_entry_test@g2", "three"]
+    assert df["gain_entry_test@g2"] != df["three"]
+    with pytest.raises(ConfigError, match="not found"):
+        run(load_run_config(None, {"dataset": "tiny_pairs", "enhancers": "gain_entry_test:weights=/nope.pt",
+                                   "out": str(tmp_path / "r2"), "quiet": True, "device": "cpu"}))
+    with pytest.raises(ConfigError, match="KEY one of"):
+        run(load_run_config(None, {"dataset": "tiny_pairs", "enhancers": "gain_entry_test:wieghts=x",
+                                   "out": str(tmp_path / "r2"), "quiet": True, "device": "cpu"}))
