@@ -184,14 +184,24 @@ class ConfusionMatrixMetric(Metric):
                            (stats["cm_image"], stats["cm_target"] * (c + 1) + stats["cm_pred"])),
                           shape=(n_img, c * (c + 1)))
         average = str(stats["average"])
-        out: dict[str, list[float]] = {"miou": [], "pixel_acc": []}
-        for s in range(0, len(w), chunk):
-            summed = np.asarray((flat.T @ w[s:s + chunk].T).T)  # b x C(C+1)
-            for row in summed:
-                sc = scores_from_confusion(row.reshape(c, c + 1), average)
-                out["miou"].append(sc["miou"])
-                out["pixel_acc"].append(sc["pixel_acc"])
-        res = {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+        if len(w) == 1:  # one weighting (compute()): exactly scores_from_confusion
+            sc = scores_from_confusion(np.asarray(flat.T @ w[0]).reshape(c, c + 1), average)
+            res = {k: np.array([sc[k]]) for k in ("miou", "pixel_acc")}
+            return {k: v[0] if single else v for k, v in res.items()}
+        parts = []
+        for s in range(0, len(w), chunk):  # the same formulas, vectorised over replicates
+            m = np.asarray((flat.T @ w[s:s + chunk].T).T).reshape(-1, c, c + 1)
+            tp = np.diagonal(m[:, :, :c], axis1=1, axis2=2)
+            gt, pr = m.sum(2), m[:, :, :c].sum(1)
+            union = gt + pr - tp
+            with np.errstate(invalid="ignore", divide="ignore"):
+                iou = np.where(union > 0, tp / np.where(union > 0, union, 1), 0.0)
+                sel = gt > 0 if average == "gt_present" else union > 0
+                miou = np.where(sel.any(1), (iou * sel).sum(1) / sel.sum(1), math.nan)
+                total = m.sum((1, 2))
+                acc = np.where(total > 0, tp.sum(1) / np.where(total > 0, total, 1), math.nan)
+            parts.append((miou, acc))
+        res = {"miou": np.concatenate([p[0] for p in parts]), "pixel_acc": np.concatenate([p[1] for p in parts])}
         return {k: v[0] if single else v for k, v in res.items()}
 
     def compute(self) -> dict[str, float]:

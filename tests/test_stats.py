@@ -318,3 +318,34 @@ def test_bad_settings_are_one_line_errors():
     with pytest.raises(Exception, match="level"):
         st.BootstrapSettings(level=95)
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_tables_show_markers_intervals_and_caption(tmp_path):
+    from ledbench.bench.results import read_results
+    from ledbench.reports import tables
+
+    run = _write_run(tmp_path)
+    df = read_results(run)
+    md = tables.format_table(df, fmt="md", stats="auto", n_resamples=300, ci="interval")
+    assert "†" in md and "Holm" in md and "[" in md
+    t = tables.build_table(df, stats="auto", n_resamples=300)
+    j = t.col_keys.index(("quality", "psnr"))
+    names = [k[0] for k in t.row_keys]
+    good = t.cells[names.index("good")][j]
+    assert good.significant and good.rank == 1 and good.ci is not None
+    assert not t.cells[names.index("identity")][j].significant
+    plain = tables.build_table(df)  # no stats: the value ranking as before
+    assert all(c is None or not c.significant for row in plain.cells for c in row)
+    tex = tables.format_table(df, fmt="tex", stats="auto", n_resamples=300, ci="pm")
+    body = tex.split("\\begin{tabular}")[1].split("\\end{tabular}")[0]
+    assert body.count("{") == body.count("}") and "$^\\dagger$" in body
+
+
+def test_cli_compare(tmp_path, capsys):
+    from ledbench.reports.report import compare_main
+
+    run = _write_run(tmp_path)
+    assert compare_main(str(run), "good", "identity", "psnr,map50", n_resamples=200) == 0
+    out = capsys.readouterr().out
+    assert "good - identity" in out and "psnr" in out and "map50" in out
+    assert compare_main(str(run), "good", "nobody", n_resamples=200) == 2
