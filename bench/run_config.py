@@ -16,7 +16,8 @@ from typing import Any, Literal
 from ledbench.bench.config import build_config
 from ledbench.bench.errors import ConfigError
 
-__all__ = ["RunConfig", "load_run_config", "default_run_file", "validate_run_config"]
+__all__ = ["RunConfig", "choose_run_dir", "default_run_file", "load_run_config", "measured_config_hash",
+           "validate_run_config"]
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,59 @@ class RunConfig:
     cache_dir: str = ""
     quiet: bool = False
     save_images: bool = False
+    exist_ok: bool = False
     description: str = ""
     version: int = 1
 
     @property
     def run_dir(self) -> Path:
+        """The requested run directory (:func:`choose_run_dir` decides the one actually written)."""
         return Path(self.out) if self.out else Path("runs") / self.name
+
+
+#: keys that do not change what a run measures (a re-run that differs only in these refreshes its directory)
+PRESENTATION_KEYS = ("quiet", "workers", "out", "exist_ok", "cache_dir", "description", "name")
+
+
+def measured_config_hash(cfg: RunConfig) -> str:
+    """Hash of the keys that decide what is measured (not ``quiet``, ``workers``, ``out`` ...)."""
+    from ledbench.bench.config import config_hash, config_to_dict
+
+    data = config_to_dict(cfg)
+    return config_hash({k: v for k, v in data.items() if k not in PRESENTATION_KEYS})
+
+
+def choose_run_dir(cfg: RunConfig) -> Path:
+    """The run directory to write: never silently replaces a different run.
+
+    The same run again (same measured config) refreshes its directory (resuming from the cache). A directory that
+    holds a different run is replaced only with ``exist_ok=true``; otherwise the default location ``runs/<name>``
+    is numbered (``runs/<name>-2``, as ultralytics does) and an explicit ``out=`` is an error.
+    """
+    import json
+
+    def holds_other(d: Path) -> bool:
+        manifest = d / "manifest.json"
+        if not d.exists():
+            return False
+        if not manifest.is_file():
+            return any(d.iterdir()) if d.is_dir() else True
+        try:
+            return json.loads(manifest.read_text()).get("measured_config_hash") != measured_config_hash(cfg)
+        except (OSError, ValueError):
+            return True
+
+    first = cfg.run_dir
+    if cfg.exist_ok or not holds_other(first):
+        return first
+    if cfg.out:
+        raise ConfigError(f"run directory {str(first)!r} holds a different run; pass exist_ok=true to replace it "
+                          "or choose another out=DIR (cached work is reused either way)")
+    for i in range(2, 10_000):
+        cand = first.with_name(f"{first.name}-{i}")
+        if not holds_other(cand):
+            return cand
+    raise ConfigError(f"too many numbered run directories beside {str(first)!r}; pass out=DIR")
 
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")

@@ -37,7 +37,13 @@ from ledbench.bench.errors import ConfigError, InputError, LedbenchError, Weight
 from ledbench.bench.files import atomic_write_bytes, write_json
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
 from ledbench.bench.results import PER_IMAGE_COLUMNS, RESULT_COLUMNS, PerImageRow, ResultRow, csv_bytes
-from ledbench.bench.run_config import RunConfig, default_run_file, load_run_config
+from ledbench.bench.run_config import (
+    RunConfig,
+    choose_run_dir,
+    default_run_file,
+    load_run_config,
+    measured_config_hash,
+)
 from ledbench.bench.scoring import (
     QUALITY,
     REFERENCE,
@@ -410,7 +416,9 @@ class Runner:
 
         t0 = time.time()
         cfg = self.cfg
-        run_dir = cfg.run_dir
+        run_dir = choose_run_dir(cfg)
+        if run_dir != cfg.run_dir:
+            self.log(f"{cfg.run_dir} holds a different run: writing {run_dir} (exist_ok=true replaces it)")
         if self.rank == 0:
             ensure_writable_dir(run_dir.parent if not run_dir.exists() else run_dir, "run directory")
         seeds = seed_everything(cfg.seed)
@@ -499,6 +507,7 @@ class Runner:
         manifest = {
             "ledbench_run_format": 2, "name": cfg.name, "created": now_iso(),
             "run_config": config_to_dict(cfg), "run_config_hash": config_hash(cfg),
+            "measured_config_hash": measured_config_hash(cfg),
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(items),
                         "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config),
                         "skipped_files": [list(map(str, s)) for s in getattr(dataset, "skipped_files", [])]},

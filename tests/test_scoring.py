@@ -398,3 +398,25 @@ def test_an_enhancer_entry_can_carry_its_weights(tmp_path):
     with pytest.raises(ConfigError, match="KEY one of"):
         run(load_run_config(None, {"dataset": "tiny_pairs", "enhancers": "gain_entry_test:wieghts=x",
                                    "out": str(tmp_path / "r2"), "quiet": True, "device": "cpu"}))
+
+
+def test_a_run_never_silently_replaces_a_different_run(tmp_path, monkeypatch):
+    from ledbench.bench.run_config import RunConfig, choose_run_dir
+    from ledbench.bench.runner import run
+
+    first = _tiny_run(tmp_path, metrics=("psnr",))
+    again = _tiny_run(tmp_path, metrics=("psnr",), quiet=False, workers=0)  # same measurement: refreshed in place
+    assert again.run_dir == first.run_dir
+    with pytest.raises(ConfigError, match="holds a different run.*exist_ok=true"):
+        _tiny_run(tmp_path, metrics=("ssim",))
+    replaced = _tiny_run(tmp_path, metrics=("ssim",), exist_ok=True)
+    assert replaced.run_dir == first.run_dir
+    assert "ssim" in (first.run_dir / "results.csv").read_text()
+    # the default location is numbered instead (runs/<name>-2), as ultralytics does
+    monkeypatch.chdir(tmp_path)
+    base = dict(name="t", dataset="tiny_pairs", enhancers=("identity",), cache_dir=str(tmp_path / "cache"),
+                quiet=True, device="cpu")
+    a = run(RunConfig(**base, metrics=("psnr",)))
+    b = run(RunConfig(**base, metrics=("ssim",)))
+    assert (a.run_dir.as_posix(), b.run_dir.as_posix()) == ("runs/t", "runs/t-2")
+    assert choose_run_dir(RunConfig(**base, metrics=("ssim",))).as_posix() == "runs/t-2"
