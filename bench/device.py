@@ -1,4 +1,8 @@
-"""Device resolution: ``resolve_device("auto" | "cpu" | "cuda[:N]" | torch.device)`` -> ``torch.device``."""
+"""Device resolution: ``"auto" | "cpu" | "cuda[:N]" | "mps" | torch.device`` -> ``torch.device``.
+
+:func:`resolve_device` passes anything through to ``torch.device``; :func:`check_device` refuses a device that does
+not exist on this machine with a one-line :class:`ConfigError`. torch is imported only when called.
+"""
 
 from __future__ import annotations
 
