@@ -32,7 +32,6 @@ Severity (1 = mild .. 5 = extreme) sets the sampling ranges in :data:`SEVERITY`.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -388,7 +387,7 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
     import zlib
 
     from ledbench.bench.errors import ConfigError, InputError
-    from ledbench.bench.files import atomic_write_bytes
+    from ledbench.bench.files import write_json
     from ledbench.bench.imageio import is_image_file, read_image, write_png
 
     overrides = dict(overrides or {})
@@ -422,10 +421,10 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
             params["source"] = str(path)
             write_png(root / "sharp" / f"{rel}.png", sharp)
             write_png(root / "low" / f"{rel}.png", low)
-            atomic_write_bytes(root / "params" / f"{rel}.json", json.dumps(params, indent=1).encode())
-        atomic_write_bytes(root / "synth.json", json.dumps(
-            {"sharp_dir": str(sharp_root), "severity": s, "seed": base_seed, "n_images": len(files), **extra,
-             "layout": {"input": "low", "reference": "sharp", "params": "params"}}, indent=1).encode())
+            write_json(root / "params" / f"{rel}.json", params)
+        write_json(root / "synth.json", {"sharp_dir": str(sharp_root), "severity": s, "seed": base_seed,
+                                         "n_images": len(files), **extra,
+                                         "layout": {"input": "low", "reference": "sharp", "params": "params"}})
         print(f"synth: wrote {len(files)} degraded images (severity {s}) to {root}")
     return 0
 
@@ -488,7 +487,7 @@ def grid_main(image: str | os.PathLike, out_png: str | os.PathLike, overrides: d
     from tabulate import tabulate
 
     from ledbench.bench.errors import ConfigError
-    from ledbench.bench.files import atomic_write_bytes
+    from ledbench.bench.files import write_json
     from ledbench.bench.imageio import read_image, write_png
 
     unknown = set(overrides or {}) - {"seed"}
@@ -500,9 +499,8 @@ def grid_main(image: str | os.PathLike, out_png: str | os.PathLike, overrides: d
     stats = severity_stats(sharp, seed=seed)
     out_png = Path(out_png)
     write_png(out_png, grid)
-    atomic_write_bytes(out_png.with_suffix(".json"), json.dumps(
-        {"image": str(image), "seed": seed, "version": SYNTH_VERSION, "stats": stats, "params": params},
-        indent=1).encode())
+    write_json(out_png.with_suffix(".json"),
+               {"image": str(image), "seed": seed, "version": SYNTH_VERSION, "stats": stats, "params": params})
     print(tabulate(stats, headers="keys", floatfmt=".4g"))
     print(f"synth: wrote {out_png} (top: reference, severities 1..5; bottom: kernel inset, brightened to the "
           f"reference mean) and {out_png.with_suffix('.json')}")
