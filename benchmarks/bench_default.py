@@ -33,7 +33,7 @@ def time_default_run(home: Path) -> tuple[float, float]:
 
 
 def enhancer_costs(names: list[str], size: int) -> list[dict]:
-    from ledbench.enhancers.dap_led_profile import profile_main
+    from ledbench.bench.profile import profile_main
 
     rows = []
     for name in names:
