@@ -74,7 +74,9 @@ __all__ = [
     "resample_counts",
     "save_sufficient_stats",
     "spearman_rho",
+    "statistics_for_run",
     "sufficient_stats_file",
+    "sufficient_stats_from_bytes",
     "write_statistics",
 ]
 
@@ -161,8 +163,6 @@ def bootstrap_interval(theta_b: np.ndarray, theta_hat: np.ndarray, level: float 
         method: ``percentile`` or ``bca``.
         jackknife: ``(..., n)`` leave-one-image-out statistics (BCa acceleration); required for ``bca``.
     """
-    from scipy.special import ndtr, ndtri
-
     theta_b = np.asarray(theta_b, dtype=np.float64)
     alpha = (1.0 - level) / 2.0
     if method == "percentile":
@@ -172,6 +172,7 @@ def bootstrap_interval(theta_b: np.ndarray, theta_hat: np.ndarray, level: float 
         raise ConfigError(f"unknown bootstrap method {method!r}; choose percentile or bca")
     if jackknife is None:
         raise ConfigError("the BCa interval needs the jackknife statistics")
+    from scipy.special import ndtr, ndtri
     hat = np.asarray(theta_hat, dtype=np.float64)[..., None]
     b = theta_b.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -315,29 +316,58 @@ def _import_reducer(spec: str, path: Path) -> Callable:
     return obj.reduce
 
 
+def _parse_stats(name: str, data: bytes | Path) -> SufficientStats:
+    try:
+        with np.load(io.BytesIO(data) if isinstance(data, bytes) else data, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays.pop("__meta__")))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"unreadable sufficient-statistics file {name}: {exc}; delete it and re-score the run") \
+            from exc
+    if meta.get("format") != STATS_FORMAT:
+        raise InputError(f"{name}: stats format {meta.get('format')} is not {STATS_FORMAT}; re-score the run")
+    return SufficientStats(meta, arrays, _import_reducer(meta["reducer"], Path(name)))
+
+
+def _index(parsed: list[SufficientStats]) -> dict[tuple, SufficientStats]:
+    out: dict[tuple, SufficientStats] = {}
+    for st in parsed:
+        m = st.meta
+        for output in m["outputs"]:
+            out[(m["enhancer"], m["dataset"], m["split"], m["task"], m["task_model"], m["protocol"], output)] = st
+    return out
+
+
 def load_sufficient_stats(run_dir: str | Path) -> dict[tuple, SufficientStats]:
     """All stored sufficient statistics of a run: ``(enhancer, dataset, split, task, task_model, protocol, output)``
     -> :class:`SufficientStats` (one entry per output name of the metric). Empty when the run has none."""
     root = Path(run_dir) / STATS_DIR
-    out: dict[tuple, SufficientStats] = {}
     if not root.is_dir():
-        return out
-    for path in sorted(root.glob("*.npz")):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            meta = json.loads(str(arrays.pop("__meta__")))
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"unreadable sufficient-statistics file {path}: {exc}; delete it and re-score the run") \
-                from exc
-        if meta.get("format") != STATS_FORMAT:
-            raise InputError(f"{path}: stats format {meta.get('format')} is not {STATS_FORMAT}; re-score the run")
-        st = SufficientStats(meta, arrays, _import_reducer(meta["reducer"], path))
-        for output in meta["outputs"]:
-            key = (meta["enhancer"], meta["dataset"], meta["split"], meta["task"], meta["task_model"],
-                   meta["protocol"], output)
-            out[key] = st
-    return out
+        return {}
+    return _index([_parse_stats(str(p), p) for p in sorted(root.glob("*.npz"))])
+
+
+def sufficient_stats_from_bytes(files: dict[str, bytes]) -> dict[tuple, SufficientStats]:
+    """:func:`load_sufficient_stats` for in-memory :func:`sufficient_stats_file` results (name -> bytes)."""
+    return _index([_parse_stats(name, data) for name, data in sorted(files.items())])
+
+
+def statistics_for_run(results, per_image, stats_files: dict[str, bytes] | None = None, **kwargs: Any):
+    """Everything a run stores about its statistics, from in-memory results (for the runner, before it writes).
+
+    Args:
+        results, per_image: DataFrames of the run's rows (``read_results`` / ``read_per_image`` columns).
+        stats_files: ``{"stats/<name>.npz": bytes}`` from :func:`sufficient_stats_file`.
+        **kwargs: :func:`bootstrap_table` settings.
+
+    Returns ``(bootstrap frame, {"statistics.csv": bytes}, manifest entry)``; the manifest entry holds the settings
+    (seed, resamples, level, method, baseline) and the wall time of the statistics.
+    """
+    from ledbench.bench.results import csv_bytes
+
+    boot = bootstrap_table(results, per_image, sufficient_stats_from_bytes(stats_files or {}), **kwargs)
+    entry = {**boot.attrs["bootstrap"], "file": "statistics.csv"}
+    return boot, {"statistics.csv": csv_bytes(boot.to_dict("records"), list(boot.columns))}, entry
 
 
 # --------------------------------------------------------------------------------------------------- columns
@@ -405,6 +435,18 @@ def _is_per_image_mean(value: float, vals: np.ndarray) -> bool:
     return math.isfinite(m) and abs(m - value) <= 1e-9 * max(1.0, abs(value))
 
 
+def _pivot(pg):
+    """Per-image rows of one column -> DataFrame enhancer x image_id (first value wins, NaN where missing)."""
+    import pandas as pd
+
+    e_codes, e_names = pd.factorize(pg["enhancer"], sort=False)
+    i_codes, i_names = pd.factorize(pg["image_id"].astype(str), sort=False)
+    out = np.full((len(e_names), len(i_names)), np.nan)
+    vals = pg["value"].to_numpy(dtype=np.float64)
+    out[e_codes[::-1], i_codes[::-1]] = vals[::-1]  # reversed: the first duplicate is written last
+    return pd.DataFrame(out, index=list(e_names), columns=list(i_names))
+
+
 def build_columns(results, per_image, suff: dict[tuple, SufficientStats] | None = None,
                   exclude: Sequence[str] = (CEILING,)) -> tuple[dict[tuple, _Column], dict[tuple, str]]:
     """Columns of a single run: ``(COLUMN_KEYS values) -> _Column``, plus ``key -> reason`` for columns left out."""
@@ -420,10 +462,7 @@ def build_columns(results, per_image, suff: dict[tuple, SufficientStats] | None 
         higher = bool(g["higher_is_better"].iloc[0])
         value_of = dict(zip(g["enhancer"], g["value"].astype(float)))
         pg = pi_groups.get(key)
-        table = None
-        if pg is not None and len(pg):
-            table = pg.pivot_table(index="enhancer", columns="image_id", values="value", aggfunc="first",
-                                   dropna=False)
+        table = _pivot(pg) if pg is not None and len(pg) else None
         have_suff = [e for e in enhancers if (e, *key) in suff]
         if have_suff:  # dataset-level metric with stored sufficient statistics
             enh = have_suff

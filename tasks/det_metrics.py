@@ -210,7 +210,8 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
     Returns ``map50_95``, ``map50``, ``map75``, ``ar100`` as float arrays of shape ``(B,)`` (0-d for 1-D weights),
     NaN where no category has ground truth. With integer weights every intermediate count is exact, so the numbers
     equal pycocotools on the resampled dataset (only the TP points of the precision curve can matter for its
-    interpolated envelope, so a repeated detection can be counted with its weight at once).
+    interpolated envelope, so a repeated detection can be counted with its weight at once, and the curve is
+    evaluated at true positives only).
     """
     w = np.asarray(weights, dtype=np.float64)
     single = w.ndim == 1
@@ -237,25 +238,37 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
             precision[rows, :, :, k] = 0.0
             recall[rows, :, k] = 0.0
             continue
-        tp_k, fp_k, img_k = d_tp[a:b].T.astype(np.float64), d_fp[a:b].T.astype(np.float64), d_img[a:b]
-        step = max(1, chunk // (n_t * nd))
+        tp_k, img_k = d_tp[a:b], d_img[a:b]
+        counted = tp_k | d_fp[a:b]  # D x T: not ignored (matched to crowd / outside the area range)
+        plain = bool(counted.all())
+        step = max(1, chunk // nd)
         for s in range(0, rows.size, step):
             r = rows[s:s + step]
-            wd = w[r][:, img_k][:, None, :]  # b x 1 x D
-            tp_sum = np.cumsum(wd * tp_k, axis=-1)  # b x T x D
-            fp_sum = np.cumsum(wd * fp_k, axis=-1)
-            rc = tp_sum / npig[r, k][:, None, None]
-            pr = tp_sum / (fp_sum + tp_sum + eps)
-            recall[r, :, k] = rc[..., -1]
-            env = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1].reshape(-1, nd)
-            # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr
-            bins = np.searchsorted(rec_thrs, rc, side="right").reshape(-1, nd)
-            offs = np.arange(bins.shape[0])[:, None] * (n_r + 1)
-            hist = np.bincount((bins + offs).ravel(), minlength=bins.shape[0] * (n_r + 1)).reshape(-1, n_r + 1)
-            pos = np.cumsum(hist, axis=1)[:, :n_r]
-            q = np.take_along_axis(env, np.minimum(pos, nd - 1), axis=1)
-            q[pos >= nd] = 0.0
-            precision[r, :, :, k] = q.reshape(len(r), n_t, n_r)
+            wd = w[r][:, img_k]  # b x D, detections in accumulate order
+            seen = np.cumsum(wd, axis=1) if plain else None  # tp + fp after each detection
+            for t in range(n_t):
+                p = np.flatnonzero(tp_k[:, t])
+                if p.size == 0:  # detections but no true positive: precision and recall 0
+                    precision[r, t, :, k] = 0.0
+                    recall[r, t, k] = 0.0
+                    continue
+                # Only true positives can set the interpolated precision (a false positive adds a point of the
+                # same recall and lower precision), so the curve is evaluated at those points only.
+                tp_sum = np.cumsum(wd[:, p], axis=1)
+                den = seen[:, p] if plain else np.cumsum(wd * counted[:, t], axis=1)[:, p]
+                rc = tp_sum / npig[r, k][:, None]
+                pr = tp_sum / (den + eps)
+                recall[r, t, k] = rc[:, -1]
+                env = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr
+                m = p.size
+                bins = np.searchsorted(rec_thrs, rc, side="right")
+                offs = np.arange(len(r))[:, None] * (n_r + 1)
+                hist = np.bincount((bins + offs).ravel(), minlength=len(r) * (n_r + 1)).reshape(-1, n_r + 1)
+                pos = np.cumsum(hist, axis=1)[:, :n_r]
+                q = np.take_along_axis(env, np.minimum(pos, m - 1), axis=1)
+                q[pos >= m] = 0.0
+                precision[r, t, :, k] = q
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 

@@ -349,3 +349,14 @@ def test_cli_compare(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "good - identity" in out and "psnr" in out and "map50" in out
     assert compare_main(str(run), "good", "nobody", n_resamples=200) == 2
+
+
+def test_statistics_for_run_in_memory_equals_run_directory(tmp_path):
+    from ledbench.bench.results import read_per_image, read_results
+
+    run = _write_run(tmp_path)
+    files = {f"stats/{p.name}": p.read_bytes() for p in (run / "stats").glob("*.npz")}
+    boot, out, entry = st.statistics_for_run(read_results(run), read_per_image(run), files, n_resamples=200)
+    ref = st.bootstrap_run(run, n_resamples=200)
+    pd.testing.assert_frame_equal(boot, ref)
+    assert set(out) == {"statistics.csv"} and entry["n_resamples"] == 200 and entry["seed"] == 0
