@@ -420,7 +420,7 @@ class Runner:
         if run_dir != cfg.run_dir:
             self.log(f"{cfg.run_dir} holds a different run: writing {run_dir} (exist_ok=true replaces it)")
         if self.rank == 0:
-            ensure_writable_dir(run_dir.parent if not run_dir.exists() else run_dir, "run directory")
+            ensure_writable_dir(run_dir, "run directory")
         seeds = seed_everything(cfg.seed)
         dataset = self._dataset()
         items = dataset.items
