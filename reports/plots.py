@@ -342,8 +342,9 @@ def plot_correlations(cor, out: str | Path, *, stat: str = "kendall_tau") -> lis
         i, j = qs.index(r["quality"]), ds.index(r["downstream"])
         v = float(r.get(stat, math.nan))
         grid[i, j] = v
+        lo, hi = r.get(f"{short}_ci_low", math.nan), r.get(f"{short}_ci_high", math.nan)
         if math.isfinite(v):
-            text[i][j] = f"{v:+.2f}\n[{r[f'{short}_ci_low']:+.2f}, {r[f'{short}_ci_high']:+.2f}]"
+            text[i][j] = f"{v:+.2f}\n" + (f"[{lo:+.2f}, {hi:+.2f}]" if math.isfinite(lo) else "(no CI)")
     fig, ax = _figure(max(4.0, 1.25 * len(ds) + 2.0), max(2.5, 0.7 * len(qs) + 1.6))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     for i in range(len(qs)):

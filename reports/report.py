@@ -154,7 +154,10 @@ def correlation_table(cor, fmt: str = "md") -> str:
         v = r.get(name, math.nan)
         if not isinstance(v, float) or not math.isfinite(v):
             return "—"
-        return f"{v:+.2f} [{r[short + '_ci_low']:+.2f}, {r[short + '_ci_high']:+.2f}]"
+        lo, hi = r.get(short + "_ci_low", math.nan), r.get(short + "_ci_high", math.nan)
+        if not (isinstance(lo, float) and math.isfinite(lo)):
+            return f"{v:+.2f} (no bootstrap)"
+        return f"{v:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
     rows = [(r["quality"], r["downstream"], str(r["n_enhancers"]), f(r, "kendall_tau", "tau"),
              f(r, "spearman_rho", "rho")) for r in cor.to_dict("records")]

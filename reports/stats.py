@@ -770,6 +770,9 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
     Correlations are *oriented*: each metric is multiplied by +1 (higher is better) or -1 (lower is better) first,
     so a positive tau / rho means "better on the quality metric goes with better downstream" for NIQE or LPIPS too.
 
+    Columns without a bootstrap (a dataset-level metric without stored sufficient statistics) get the point
+    estimate from the results values and NaN intervals (``n_images`` 0).
+
     Args:
         quality, downstream: metric names to use (default: every ``task == "quality"`` metric / every other one).
     """
@@ -777,12 +780,28 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
 
     s = BootstrapSettings(int(n_resamples), float(level), int(seed), "percentile", "")
     cols, _ = build_columns(results, per_image, suff, exclude=exclude)
-    qcols = [c for k, c in cols.items() if k[2] == "quality" and (quality is None or k[-1] in quality)]
-    dcols = [c for k, c in cols.items() if k[2] != "quality" and (downstream is None or k[-1] in downstream)]
+    res = results[~results["enhancer"].isin(list(exclude))]
+    points = {tuple(k): (dict(zip(g["enhancer"], g["value"].astype(float))), bool(g["higher_is_better"].iloc[0]))
+              for k, g in res.groupby(COLUMN_KEYS, sort=False)}
+    qkeys = [k for k in points if k[2] == "quality" and (quality is None or k[-1] in quality)]
+    dkeys = [k for k in points if k[2] != "quality" and (downstream is None or k[-1] in downstream)]
     rows = []
-    for qc in qcols:
-        for dc in dcols:
-            if qc.key[:2] != dc.key[:2]:  # same dataset / split only
+    for qk in qkeys:
+        for dk in dkeys:
+            if qk[:2] != dk[:2]:  # same dataset / split only
+                continue
+            qc, dc = cols.get(qk), cols.get(dk)
+            if qc is None or dc is None:  # no bootstrap for one of them: the point estimate from the results
+                (qv, qh), (dv, dh) = points[qk], points[dk]
+                enh = [e for e in qv if e in dv and math.isfinite(qv[e]) and math.isfinite(dv[e])]
+                rec = {"quality": qk[5], "downstream": f"{dk[3]}.{dk[4]}.{dk[5]}", "n_enhancers": len(enh),
+                       "n_images": 0}
+                if len(enh) >= min_enhancers:
+                    x = (1.0 if qh else -1.0) * np.array([qv[e] for e in enh])
+                    y = (1.0 if dh else -1.0) * np.array([dv[e] for e in enh])
+                    rec.update(kendall_tau=float(kendall_tau_b(x, y)), tau_ci_low=math.nan, tau_ci_high=math.nan,
+                               spearman_rho=float(spearman_rho(x, y)), rho_ci_low=math.nan, rho_ci_high=math.nan)
+                rows.append(rec)
                 continue
             enh = [e for e in qc.enhancers if e in dc.enhancers]
             ids = [i for i in qc.image_ids if i in set(dc.image_ids)]

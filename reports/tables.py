@@ -282,7 +282,14 @@ def auto_statistics(df, *, baseline: str = "identity", level: float = 0.95, n_re
         boot.attrs["bootstrap"]["run_wall_s"] = wall
         _AUTO_CACHE.clear()
         _AUTO_CACHE[key] = boot
-    return _AUTO_CACHE[key]
+    boot = _AUTO_CACHE[key]
+    # the files on disk must be the rows being shown (not an edited frame, nor an older run in the same folder)
+    on_disk = {tuple(str(r[k]) for k in KEY_COLUMNS): r["value"] for r in boot.to_dict("records")}
+    for rec in df[KEY_COLUMNS + ["value"]].to_dict("records"):
+        v = on_disk.get(tuple(str(rec[k]) for k in KEY_COLUMNS))
+        if v is None or not (v == rec["value"] or (math.isnan(v) and math.isnan(rec["value"]))):
+            return None
+    return boot
 
 
 def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
@@ -300,7 +307,7 @@ def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
     if wall is not None:
         cost = f"statistics took {wall:.2f} s"
         if run_wall:
-            cost += f" ({100 * wall / run_wall:.1f}% of the run's {run_wall:.1f} s wall time)"
+            cost += f" ({100 * wall / run_wall:.2g}% of the run's {run_wall:.1f} s wall time)"
         parts.append(cost)
     return "; ".join(parts)
 
