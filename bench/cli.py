@@ -98,6 +98,8 @@ def cmd_run(args) -> int:
     overrides = _overrides(tokens)
     if args.quiet or os.environ.get("CI", "").lower() == "true":
         overrides.setdefault("quiet", True)
+    if getattr(args, "verbose", False):
+        overrides.setdefault("verbose", True)
     cfg = load_run_config(runfile or default_run_file(), overrides)
     log = (lambda m: None) if cfg.quiet and args.quiet else (lambda m: print(f"ledbench: {m}", file=sys.stderr))
     t0 = time.time()
@@ -368,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r")
     s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when CI=true)")
-    s.add_argument("-v", "--verbose", action="store_true", help="list every skipped entry with its reason")
+    s.add_argument("-v", "--verbose", action="store_true",
+                   help="a progress bar per stage and model, and every skipped entry with its reason")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("enhance", help="enhance a folder of images", formatter_class=fmt,

@@ -51,6 +51,7 @@ class RunConfig:
     amp: bool = False
     cache_dir: str = ""
     quiet: bool = False
+    verbose: bool = False
     save_images: bool = False
     exist_ok: bool = False
     description: str = ""
@@ -63,7 +64,7 @@ class RunConfig:
 
 
 #: keys that do not change what a run measures (a re-run that differs only in these refreshes its directory)
-PRESENTATION_KEYS = ("quiet", "workers", "out", "exist_ok", "cache_dir", "description", "name")
+PRESENTATION_KEYS = ("quiet", "verbose", "on_error", "workers", "out", "exist_ok", "cache_dir", "description", "name")
 
 
 def measured_config_hash(cfg: RunConfig) -> str:

@@ -437,8 +437,11 @@ class Runner:
         self._check_metrics(tasks)
         tasks = self._plan(tasks, items, [e.label for e in entries])
         downstream = [t for t in tasks if t.kind != QUALITY]
+        n_units = len(shard) * len(entries) * (1 + len(downstream)) + (
+            len(downstream) * sum(1 for it in shard if it.paired) if cfg.include_reference else 0)
+        overall = progress_bar(n_units, "ledbench run", cfg.quiet, leave=True)
         stages = StageRunner(self.cache, batch=cfg.batch, workers=cfg.workers, quiet=cfg.quiet,
-                             on_error=self._stage_error, handoff=Handoff())
+                             on_error=self._stage_error, handoff=Handoff(), overall=overall, stage_bars=cfg.verbose)
 
         # stage 1: enhance this rank's share
         enhancers: dict[str, Any] = {}
@@ -488,6 +491,7 @@ class Runner:
             self._write_rank_errors(run_dir)
             _barrier()
             if self.rank != 0:
+                overall.close()
                 return RunOutcome(run_dir, [], self.skipped, self.errors, dict(self.cache.stats), time.time() - t0)
             self._merge_rank_errors(run_dir)
             done = {n: {iid: k for iid, k in keys.items() if self.cache.has_enhanced(k)}
@@ -497,9 +501,11 @@ class Runner:
         per_image: list[PerImageRow] = []
         store = _RowCollector(rows, per_image, enhancers, self._tasks_by_name, dataset, manifest_hash, len(items),
                               self._record)
-        bar = progress_bar(len({u.group for u in units}), "score", cfg.quiet)
-        score_stage(units, self._group_metrics, self.cache, loader, self._score_error, store, progress=bar.update)
-        bar.close()
+        overall.total += len({u.group for u in units})
+        overall.set_description("ledbench run (scoring)")
+        score_stage(units, self._group_metrics, self.cache, loader, self._score_error, store,
+                    progress=overall.update)
+        overall.close()
 
         self._explain_empty_cells(rows, list(enhancers), tasks)
 

@@ -24,10 +24,26 @@ __all__ = ["Handoff", "StageRunner", "prefetch", "progress_bar", "enhanced_keys"
 OnError = Callable[[str, str, str, BaseException], None]  # (stage, who, image id, exception)
 
 
-def progress_bar(total: int, desc: str, quiet: bool):
+def progress_bar(total: int, desc: str, quiet: bool, *, leave: bool = False):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, disable=quiet, leave=leave, dynamic_ncols=True)
+
+
+class _Progress:
+    """A stage's bar (shown only with ``stage_bars``) that also advances the run's overall bar."""
+
+    def __init__(self, total: int, desc: str, runner: StageRunner):
+        self.bar = progress_bar(total, desc, runner.quiet or not runner.stage_bars)
+        self.overall = runner.overall
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+        if self.overall is not None:
+            self.overall.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
@@ -123,11 +139,13 @@ class StageRunner:
     """Runs enhance and predict units against one cache, with one error policy and one hand-off store."""
 
     def __init__(self, cache: Cache, *, batch: int = 1, workers: int = 2, quiet: bool = True,
-                 on_error: OnError, handoff: Handoff | None = None):
+                 on_error: OnError, handoff: Handoff | None = None, overall: Any = None, stage_bars: bool = False):
         self.cache = cache
         self.batch = max(1, int(batch))
         self.workers = max(0, int(workers))
         self.quiet = quiet
+        self.overall = overall        # the run's one progress bar (units done, cache hits included), or None
+        self.stage_bars = stage_bars  # one bar per stage and model as well (ledbench run -v)
         self.on_error = on_error
         self.handoff = handoff if handoff is not None else Handoff()
 
@@ -152,7 +170,9 @@ class StageRunner:
         todo = [it for it in items if it.id in keys and not self.cache.has_enhanced(keys[it.id])]
         self.cache.stats["enhance_hit"] += sum(1 for it in items if it.id in keys) - len(todo)
         done = {it.id: keys[it.id] for it in items if it.id in keys}
-        bar = progress_bar(len(todo), f"enhance {enhancer.name}", self.quiet)
+        if self.overall is not None:
+            self.overall.update(len(items) - len(todo))
+        bar = _Progress(len(todo), f"enhance {enhancer.name}", self)
         pending: list[tuple[Any, np.ndarray]] = []
 
         def store(item, y) -> None:
@@ -215,7 +235,9 @@ class StageRunner:
         self.cache.stats["predict_hit"] += len(images) - len(todo)
         done = dict(keys)
         who = f"{task.name} on {label}"
-        bar = progress_bar(len(todo), who, self.quiet)
+        if self.overall is not None:
+            self.overall.update(len(images) - len(todo))
+        bar = _Progress(len(todo), who, self)
         chunk: list[tuple[str, np.ndarray]] = []
 
         def fail(iid: str, exc: BaseException) -> None:
