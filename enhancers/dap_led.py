@@ -95,7 +95,13 @@ class DAPLEDConfig:
         clip_random_init: TEST/PROFILING ONLY: build the CLIP tower with random weights. A model built this way is
             not DAP-LED and is never registered or shipped.
         clip_input_size: CLIP input side (0 = the model's native ``image_size``).
-        clip_scales: multi-scale grid sizes for the patch-wise heatmaps (1 = global view, 2 = 2x2 crops, ...).
+        clip_scales: the heatmaps' scales. ``window`` mode: a token of scale ``s`` covers ``s x patch`` pixels of the
+            working image (ViT-B/32: 32 and 64 px for (1, 2)), the same in training crops and full frames;
+            ``resize`` mode: the image squashed to ``s x R`` square and cut into ``s x s`` crops (pixels per token
+            depend on the image size, so training crops and test frames differ).
+        clip_mode: ``window`` (default) or ``resize`` (see :meth:`ClipPrior.encode`).
+        clip_tokens: token source of the heatmaps: ``final`` (patch tokens after ``ln_post`` + ``proj``) or
+            ``value`` (MaskCLIP-style value embeddings of the last block; see :meth:`ClipPrior.run`).
         prompts, prompt_names: degradation prompt pairs ``"degraded|clean"`` (``;`` ensembles prompts) and names.
         heatmap_logit_scale: softmax temperature of the prompt-pair heatmaps (100 = CLIP's trained logit scale).
         ccm_dim: channels of the CCM heatmap embedding (0 = dim).
@@ -120,6 +126,8 @@ class DAPLEDConfig:
     clip_random_init: bool = False
     clip_input_size: int = 0
     clip_scales: tuple[int, ...] = (1, 2)
+    clip_mode: str = "window"
+    clip_tokens: str = "final"
     prompts: tuple[str, ...] = DEFAULT_PROMPTS
     prompt_names: tuple[str, ...] = DEFAULT_PROMPT_NAMES
     heatmap_logit_scale: float = 100.0
@@ -130,7 +138,9 @@ class DAPLEDConfig:
 
 ARCH_FIELDS = ("dim", "num_blocks", "num_refinement_blocks", "heads", "ffn_expansion_factor", "bias",
                "layernorm_type", "clip_prior", "ccm", "cetb", "clip_model", "clip_scales", "prompts", "ccm_dim",
-               "cetb_hidden", "cetb_refinement")
+               "cetb_hidden", "cetb_refinement", "clip_mode", "clip_tokens")
+#: Architecture fields added after the first checkpoints: a checkpoint without them is compared on the rest.
+_LATER_ARCH_FIELDS = ("clip_mode", "clip_tokens")
 
 
 def resolve_config(cfg: DAPLEDConfig) -> DAPLEDConfig:
@@ -165,6 +175,10 @@ def resolve_config(cfg: DAPLEDConfig) -> DAPLEDConfig:
             raise ConfigError(f"dap_led: prompt {pr!r} must look like 'degraded prompt|clean prompt'")
     if not out.clip_scales or any(s < 1 for s in out.clip_scales):
         raise ConfigError(f"dap_led: clip_scales must be positive integers, got {out.clip_scales}")
+    if out.clip_mode not in ("window", "resize"):
+        raise ConfigError(f"dap_led: clip_mode must be 'window' or 'resize', got {out.clip_mode!r}")
+    if out.clip_tokens not in ("final", "value"):
+        raise ConfigError(f"dap_led: clip_tokens must be 'final' or 'value', got {out.clip_tokens!r}")
     return out
 
 
@@ -344,6 +358,7 @@ class ClipPrior(nn.Module):
             raise ConfigError(f"dap_led: clip_input_size={self.input_size} must equal the CLIP model's image size "
                               f"{visual.image_size[0]} (positional embeddings are not interpolated)")
         self.grid = self.input_size // visual.patch_size[0]
+        self.mode, self.token_source = cfg.clip_mode, cfg.clip_tokens
         self.logit_scale = float(cfg.heatmap_logit_scale)
         self.names = tuple(cfg.prompt_names)
         mean = getattr(visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN
@@ -389,22 +404,86 @@ class ClipPrior(nn.Module):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         return (x - self.mean) / self.std
 
-    def run(self, x_norm, layers: tuple[int, ...] = ()):
-        """Run the tower on normalised ``B x 3 x R x R``: (pooled B x E, tokens B x g x g x E, [layer outputs])."""
+    def run(self, x_norm, layers: tuple[int, ...] = (), token_source: str | None = None):
+        """Run the tower on normalised ``B x 3 x R x R``: (pooled B x E, tokens B x g x g x E, [layer outputs]).
+
+        ``layers``: block indices whose output residual streams (``B x (1 + g*g) x D``, class token first) are
+        returned. ``token_source``: ``final`` (patch tokens after the last block, ``ln_post`` and ``proj``) or
+        ``value`` (MaskCLIP-style: the last block's attention replaced by each token attending only to itself,
+        i.e. its value embedding through ``out_proj``, then the block's MLP, ``ln_post`` and ``proj``); default
+        the config's ``clip_tokens``. The pooled embedding always comes from the unmodified tower.
+        """
         v = self.visual
+        source = token_source or self.token_source
+        blocks = v.transformer.resblocks
+        batch_first = getattr(v.transformer, "batch_first", True)
         h = v._embeds(x_norm)
-        if layers:
-            h, inter = v.transformer.forward_intermediates(h, indices=list(layers))
-        else:
-            h, inter = v.transformer(h), []
+        if not batch_first:
+            h = h.transpose(0, 1)
+        inter, last_in = [], None
+        for i, blk in enumerate(blocks):
+            if i == len(blocks) - 1:
+                last_in = h
+            h = blk(h)
+            if i in layers:
+                inter.append(h if batch_first else h.transpose(0, 1))
+        if not batch_first:
+            h, last_in = h.transpose(0, 1), last_in.transpose(0, 1)
         pooled, tokens = v._pool(h)
+        if source == "value":
+            _, tokens = v._pool(_self_attending_block(blocks[-1], last_in))
         if v.proj is not None:
             pooled, tokens = pooled @ v.proj, tokens @ v.proj
         b = x_norm.shape[0]
         return pooled, tokens.reshape(b, self.grid, self.grid, -1), inter
 
     def encode(self, x, scales: tuple[int, ...]):
-        """Multi-scale encoding of ``x`` in [0, 1]: (unit pooled embedding B x E, [unit tokens B x E x sg x sg])."""
+        """Multi-scale encoding of ``x`` in [0, 1]: (unit pooled embedding B x E, [unit token maps B x E x h x w]).
+
+        ``window`` mode (``clip_mode``): at scale ``s`` one token covers ``s * patch`` pixels of ``x`` (32 and 64
+        px for ViT-B/32 with scales (1, 2)) whatever the image size: ``x`` is shrunk by ``s`` (s x s box
+        average), padded
+        (replicate, bottom / right) to a multiple of the patch and at least one window, cut into CLIP-input-sized
+        windows on the token grid (stride one window; the last row / column of windows is moved back to end at the
+        border, overlaps averaged), and the token maps are stitched; the map has ``ceil(H / (s * patch))`` x
+        ``ceil(W / (s * patch))`` tokens. The pooled embedding is the normalised mean of the scale-``scales[0]``
+        windows' embeddings. ``resize`` mode (the earlier behaviour): ``x`` is resized to ``s * R`` square and cut
+        into ``s x s`` crops, so the pixels per token depend on the image size.
+        """
+        if self.mode == "resize":
+            return self._encode_resize(x, scales)
+        pooled, token_maps = None, []
+        for s in scales:
+            tok, pw = self._encode_windows(x, s)
+            token_maps.append(F.normalize(tok.float(), dim=1))
+            if pooled is None:
+                pooled = pw
+        return F.normalize(pooled.float(), dim=-1), token_maps
+
+    def _encode_windows(self, x, s: int):
+        r, p = self.input_size, self.input_size // self.grid
+        b, _, h, w = x.shape
+        if s > 1:  # area (box) downscale: local to s x s blocks, so a crop on the block grid gives the same pixels
+            x = F.avg_pool2d(x, s, ceil_mode=True)
+        hs, ws = x.shape[-2:]
+        th, tw = -(-hs // p), -(-ws // p)  # tokens covering the image
+        hp, wp = max(r, th * p), max(r, tw * p)
+        x = F.pad(x, (0, wp - ws, 0, hp - hs), mode="replicate") if (hp, wp) != (hs, ws) else x
+        x = (x - self.mean) / self.std
+        ys, xs = _window_starts(hp, r), _window_starts(wp, r)
+        crops = torch.cat([x[..., y:y + r, z:z + r] for y in ys for z in xs], 0)  # (nwin * b) x 3 x r x r
+        pooled, tok, _ = self.run(crops)
+        g, e = self.grid, tok.shape[-1]
+        acc = tok.new_zeros(b, e, hp // p, wp // p)
+        cnt = tok.new_zeros(1, 1, hp // p, wp // p)
+        for i, (y, z) in enumerate((y, z) for y in ys for z in xs):
+            acc[..., y // p:y // p + g, z // p:z // p + g] += tok[i * b:(i + 1) * b].permute(0, 3, 1, 2)
+            cnt[..., y // p:y // p + g, z // p:z // p + g] += 1
+        tokens = (acc / cnt)[..., :th, :tw]
+        pooled = F.normalize(pooled.float(), dim=-1).reshape(len(ys) * len(xs), b, -1).mean(0)
+        return tokens, pooled
+
+    def _encode_resize(self, x, scales):
         r = self.input_size
         pooled, token_maps = None, []
         for s in scales:
@@ -431,6 +510,25 @@ class ClipPrior(nn.Module):
         """Probability of the degraded prompt per pair, ``B x K``, from unit image embeddings ``B x E``."""
         sim = torch.einsum("be,kse->bks", pooled, self.text_emb.to(pooled.dtype))
         return torch.softmax(self.logit_scale * sim, dim=2)[:, :, 0]
+
+
+def _window_starts(n: int, r: int) -> list[int]:
+    """Window origins along a side of ``n`` pixels (``n >= r``): 0, r, 2r, ... and a last one ending at ``n``."""
+    starts = list(range(0, n - r + 1, r))
+    if starts[-1] != n - r:
+        starts.append(n - r)
+    return starts
+
+
+def _self_attending_block(blk, x):
+    """An open_clip ``ResidualAttentionBlock`` on ``x`` (``B x L x D``) with its attention matrix replaced by the
+    identity (each token attends only to itself): ``x + out_proj(V ln_1(x))``, then the block's MLP residual."""
+    attn = blk.attn
+    d = x.shape[-1]
+    v = F.linear(blk.ln_1(x), attn.in_proj_weight[2 * d:], attn.in_proj_bias[2 * d:] if attn.in_proj_bias
+                 is not None else None)
+    x = x + blk.ls_1(attn.out_proj(v))
+    return x + blk.ls_2(blk.mlp(blk.ln_2(x)))
 
 
 class TokenCrossAttention(nn.Module):
@@ -599,6 +697,14 @@ def arch_dict(cfg: DAPLEDConfig) -> dict[str, Any]:
     return {k: d[k] for k in ARCH_FIELDS}
 
 
+def arch_mismatch(saved: dict, cfg: DAPLEDConfig) -> dict[str, tuple[Any, Any]]:
+    """``{field: (checkpoint value, config value)}`` for every architecture field that differs (fields added later
+    than a checkpoint, :data:`_LATER_ARCH_FIELDS`, are skipped when the checkpoint lacks them)."""
+    want = arch_dict(cfg)
+    return {k: (saved.get(k), want.get(k)) for k in want if _norm(saved.get(k)) != _norm(want.get(k))
+            and not (k in _LATER_ARCH_FIELDS and k not in saved)}
+
+
 # -- the enhancer --------------------------------------------------------------------------------------------------
 
 NOCLIP_SYNTH = WeightsSpec(
@@ -610,8 +716,23 @@ NOCLIP_SYNTH = WeightsSpec(
     paper="arXiv 2409.13496 (architecture family only; NOT the authors' weights)",
     state_dict_key="model",
     size_mb=4.2,
+    config={"preset": "small", "clip_prior": False},  # so it is a tag of dap_led_small only
     notes="No-CLIP ablation (clip_prior=False) of our DAP-LED re-implementation, small preset, trained on pairs "
           "synthesised from package-bundled images. Not DAP-LED's CLIP prior, not the paper's model.",
+)
+
+
+LOLBLUR_USER = WeightsSpec(
+    filename="dap_led_lolblur.pt",
+    sha256=None,
+    license="yours",
+    source="trained by the user with runs/dap_led_lolblur.yaml (exported to out/dap_led_lolblur.pt); put the file "
+           "in $LEDBENCH_WEIGHTS or import it with `ledbench weights import DIR`",
+    paper="arXiv 2409.13496 (architecture family only; NOT the authors' weights)",
+    state_dict_key="model",
+    config={"preset": "base"},
+    notes="A user-trained full model (base preset, CLIP prior) of our DAP-LED re-implementation, scored by "
+          "runs/dap_led_lolblur_eval.yaml. No such file is shipped and none exists publicly.",
 )
 
 
@@ -625,7 +746,7 @@ class DAPLED(TorchEnhancer):
     """
 
     Config = DAPLEDConfig
-    weights_tags = {"noclip_synth": NOCLIP_SYNTH}
+    weights_tags = {"noclip_synth": NOCLIP_SYNTH, "lolblur": LOLBLUR_USER}
     default_tag = None
     pad_multiple = 8
     pad_mode = "reflect"
@@ -660,8 +781,7 @@ class DAPLED(TorchEnhancer):
                 obj = None
             saved = obj.get("arch") if isinstance(obj, dict) else None
             if isinstance(saved, dict):
-                want = arch_dict(self.config)
-                diff = {k: (saved.get(k), want.get(k)) for k in want if _norm(saved.get(k)) != _norm(want.get(k))}
+                diff = arch_mismatch(saved, self.config)
                 if diff:
                     rows = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
                     raise ConfigError(f"{self.name}: weights {str(self.weights_path)!r} were trained with a different "
@@ -695,6 +815,31 @@ def _norm(v):
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
+
+
+def heatmap_auc(clip: ClipPrior, image, mask, degradation: str, scale: int = 1) -> float:
+    """Area under the ROC curve of one degradation heatmap against a known pixel mask (a sanity check).
+
+    ``image``: H x W x 3 float RGB in [0, 1]; ``mask``: H x W bool, True where the image was degraded;
+    ``degradation``: a prompt name (``darkness``, ``blur`` ...); ``scale``: the heatmap scale. A token is a
+    positive (negative) when at least 90 % of its pixels are inside (outside) the mask; mixed tokens are left out.
+    AUC = P(heat of a positive token > heat of a negative one) (Mann-Whitney U / (n_pos n_neg)); 0.5 is chance.
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    k = clip.names.index(degradation)
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        _, maps = clip.encode(x, (scale,))
+        heat = clip.heatmap(maps[0])[0, k].numpy()
+    th, tw = heat.shape
+    m = torch.from_numpy(np.asarray(mask, dtype=np.float32))[None, None]
+    frac = F.adaptive_avg_pool2d(F.interpolate(m, size=(th * 8, tw * 8), mode="nearest"), (th, tw))[0, 0].numpy()
+    pos, neg = heat[frac >= 0.9], heat[frac <= 0.1]
+    if not len(pos) or not len(neg):
+        raise ValueError("heatmap_auc: the mask leaves no clean or no degraded token")
+    return float(mannwhitneyu(pos, neg, alternative="two-sided").statistic / (len(pos) * len(neg)))
 
 
 def save_heatmaps(enhancer, x, out_dir, stem: str) -> list[str]:

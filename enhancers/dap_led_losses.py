@@ -1,18 +1,26 @@
-"""DAP-LED training objective: Charbonnier + L_identity + L_clip (names from the paper's TL;DR; forms are anchors).
+"""DAP-LED training objective: Charbonnier + L_identity + L_clip.
 
-* Charbonnier ``mean(sqrt((out - gt)^2 + eps^2))`` (REFERENCE.md 2.3; DAP-LED's eps is not public, ours defaults to
-  1e-3, the MPRNet/Restormer-family convention).
+Provenance: the three names come from a SECONDARY source only (the sciencestack TL;DR of arXiv 2409.13496,
+REFERENCE.md 1.3); the paper's abstract names none of them and their definitions are not public. The forms below
+are ANCHORS (CLIP-LIT) or OURS:
+
+* Charbonnier ``mean(sqrt((out - gt)^2 + eps^2))`` (REFERENCE.md 2.3; eps 1e-3 is the MPRNet/Restormer-family
+  convention, ours).
 * L_identity: frozen-CLIP feature distance. ANCHOR: CLIP-LIT's ``clip_MSE`` (github.com/ZhexinLiang/CLIP-LIT
-  clip_score.py), a weighted sum over intermediate layers of the MSE between features of two images. Ours: the
-  intermediate token features of the ViT tower that also builds the heatmaps (CLIP-LIT uses RN101 stages), layers
-  evenly spaced through the tower (last one weighted 0.5 like CLIP-LIT's ``[1, 1, 1, 1, 0.5]``), and the reference
-  is the ground truth (``identity_target="gt"``; CLIP-LIT, being unpaired, uses the input: ``"input"``).
+  clip_score.py), a weighted sum over intermediate layers of the MSE between features of two images. OURS: the
+  residual streams of ViT blocks of the tower that also builds the heatmaps (CLIP-LIT uses RN101 stages), layers
+  evenly spaced through the tower (last one weighted 0.5 like CLIP-LIT's ``[1, 1, 1, 1, 0.5]``), each token's
+  feature layer-normalised (zero mean, unit variance over channels, no affine) before the MSE, because a few
+  channels of late CLIP layers are orders of magnitude larger than the rest and would otherwise set the loss
+  scale; the reference is the ground truth (``identity_target="gt"``; CLIP-LIT, being unpaired, uses the input).
 * L_clip: prompt-pair softmax. ANCHOR: CLIP-LIT ``L_clip``: ``softmax(100 * cos(E_img(out), [t_degraded,
   t_clean]))[degraded]`` averaged over the batch; ours averages it over the degradation prompt pairs of the model
   config (darkness, blur, noise, over-exposure), with handcrafted (not learned) prompts.
 
-All inputs are ``N x 3 x H x W`` RGB in [0, 1]. Lower is better for every term. The CLIP tower is frozen: gradients
-flow through it to the restored image only.
+Both CLIP terms share ONE gradient-carrying pass of the output through the tower (the output resized to CLIP's
+input, whole crop), plus one no-grad pass of the reference for L_identity. All inputs are ``N x 3 x H x W`` RGB in
+[0, 1]. Lower is better for every term. The CLIP tower is frozen: gradients flow through it to the restored image
+only.
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ class DAPLEDLoss(nn.Module):
         identity_target: ``gt`` or ``input``.
 
     ``forward(out, gt, inp)`` returns ``(total, parts)`` where ``parts`` maps ``charb``, ``identity``, ``clip`` to
-    detached scalar tensors (unweighted values; 0 for disabled terms).
+    detached unweighted scalar tensors (0 for disabled terms) and ``charb_w``, ``identity_w``, ``clip_w`` to the
+    weighted terms (their sum is ``total``), so the scale of each term is logged.
     """
 
     def __init__(self, *, charb_eps: float = 1e-3, w_charb: float = 1.0, w_identity: float = 0.0,
@@ -70,29 +79,41 @@ class DAPLEDLoss(nn.Module):
     def clip(self):
         return self._clip[0] if self._clip else None
 
-    def identity_loss(self, out, ref):
+    def clip_terms(self, out, ref=None, identity: bool = True, prompts: bool = True):
+        """``(L_identity, L_clip)`` from one pass of ``out`` through the tower (``ref``: L_identity's reference)."""
         clip = self.clip
-        _, _, f_out = clip.run(clip.prep(out.float()), self.identity_layers)
-        with torch.no_grad():
-            _, _, f_ref = clip.run(clip.prep(ref.float()), self.identity_layers)
-        return sum(w * F.mse_loss(a, b) for w, a, b in zip(self.identity_weights, f_out, f_ref))
+        layers = self.identity_layers if identity else ()
+        pooled, _, f_out = clip.run(clip.prep(out.float()), layers, token_source="final")
+        l_id = l_clip = out.new_zeros(())
+        if identity:
+            with torch.no_grad():
+                _, _, f_ref = clip.run(clip.prep(ref.float()), layers, token_source="final")
+            l_id = sum(w * F.mse_loss(_ln(a), _ln(b)) for w, a, b in zip(self.identity_weights, f_out, f_ref))
+        if prompts:
+            l_clip = clip.prompt_probs(F.normalize(pooled.float(), dim=-1)).mean()
+        return l_id, l_clip
+
+    def identity_loss(self, out, ref):
+        return self.clip_terms(out, ref, identity=True, prompts=False)[0]
 
     def clip_loss(self, out):
-        clip = self.clip
-        pooled, _, _ = clip.run(clip.prep(out.float()))
-        return clip.prompt_probs(F.normalize(pooled.float(), dim=-1)).mean()
+        return self.clip_terms(out, identity=False, prompts=True)[1]
 
     def forward(self, out, gt, inp=None):
         zero = out.new_zeros(())
         l_charb = charbonnier(out.float(), gt.float(), self.charb_eps)
         total = self.w_charb * l_charb
         l_id = l_clip = zero
-        if self.w_identity > 0:
+        if self.w_identity > 0 or self.w_clip > 0:
             ref = gt if self.identity_target == "gt" else inp
-            l_id = self.identity_loss(out, ref)
-            total = total + self.w_identity * l_id
-        if self.w_clip > 0:
-            l_clip = self.clip_loss(out)
-            total = total + self.w_clip * l_clip
-        parts = {"charb": l_charb.detach(), "identity": l_id.detach(), "clip": l_clip.detach()}
+            l_id, l_clip = self.clip_terms(out, ref, identity=self.w_identity > 0, prompts=self.w_clip > 0)
+            total = total + self.w_identity * l_id + self.w_clip * l_clip
+        parts = {"charb": l_charb.detach(), "identity": l_id.detach(), "clip": l_clip.detach(),
+                 "charb_w": (self.w_charb * l_charb).detach(), "identity_w": (self.w_identity * l_id).detach(),
+                 "clip_w": (self.w_clip * l_clip).detach()}
         return total, parts
+
+
+def _ln(f):
+    """Per-token layer normalisation over channels (no affine): the scale-free features L_identity compares."""
+    return F.layer_norm(f.float(), f.shape[-1:])

@@ -1,17 +1,22 @@
 """Training DAP-LED (``ledbench train dap_led RUNFILE.yaml key=value ...``), torchrun-ready.
 
 Recipe (ours unless stated; the paper's recipe is not public): AdamW (Restormer's lr 3e-4, wd 1e-4, betas
-(0.9, 0.999) as the anchor), linear warm-up then cosine decay to ``min_lr``, progressive patch sizes / batch sizes
-(Restormer's idea, our schedule), random flips and 90-degree rotations, float16 autocast + GradScaler on CUDA,
-gradient-norm clipping, checkpoints with exact resume (model, optimizer, scaler, iteration, RNG states), periodic
-validation (PSNR / SSIM on RGB, data range 1) logged to CSV and TensorBoard, and DDP under ``torchrun`` (NCCL on
-CUDA, gloo on CPU).
+(0.9, 0.999) as the anchor), linear warm-up, optional constant phase (``lr_hold_iters``; Restormer holds 92k), then
+cosine decay to ``min_lr``, progressive patch sizes / per-process batch sizes (Restormer's schedule as an anchor),
+random flips and 90-degree rotations, float16 autocast + GradScaler on CUDA, gradient-norm clipping, checkpoints
+with exact resume (model, optimizer, scaler, iteration, RNG states, best validation; logs truncated to the resumed
+iteration), periodic validation with the benchmark's ``psnr`` / ``ssim`` on uint8-quantised outputs (the best one
+kept as ``best.pt``), CSV + TensorBoard logs with every loss term unweighted and weighted, and DDP under
+``torchrun`` (NCCL on CUDA, gloo on CPU).
 
-Data (``data=``): ``synth`` (sharp package-bundled images degraded by ``ledbench.datasets.synthesis``),
-``paired:DIR`` (``DIR/input`` + ``DIR/target`` with equal relative names; ``low``/``high`` or ``lq``/``gt`` also
-accepted) or ``lolblur:ROOT`` (``ROOT/train/low_blur/<seq>/*.png`` paired with ``ROOT/train/high_sharp_scaled``;
-validation uses ``ROOT/test``). Every training sample is a pure function of ``(seed, step, rank, slot)``, so resuming
-at step ``k`` reproduces the data stream exactly, with any number of DataLoader workers.
+Data (``data=``), read through the benchmark's own datasets and synthesis: ``lolblur:ROOT`` (the ``lolblur``
+dataset: ``lolblur_input`` -> ``lolblur_reference`` of ``train/``, default ``low_blur_noise`` ->
+``high_sharp_scaled`` as LEDNet / DarkIR; validation on ``test/``), ``folder:ROOT`` (the ``folder`` dataset, paired
+sub-folders), ``sharp:DIR`` (sharp photos degraded on the fly by ``ledbench.datasets.synthesis``: a fresh kernel,
+exposure and noise for every crop) or ``synth`` (the ``synth_images`` list, ``synth_mode`` fixed or fly). Every
+training sample is a pure function of ``(seed, step, rank, slot)``, so resuming at step ``k`` reproduces the data
+stream exactly, with any number of DataLoader workers. Training never writes inside the ledbench package unless
+``allow_package_write=true``; a relative ``export`` path is relative to ``out``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import torch.nn.functional as F
 
 from ledbench.bench.config import build_config, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.enhancers.dap_led import DAPLEDConfig, DAPLEDNet, arch_dict, resolve_config
+from ledbench.enhancers.dap_led import DAPLEDConfig, DAPLEDNet, arch_dict, arch_mismatch, resolve_config
 from ledbench.enhancers.dap_led_losses import DAPLEDLoss
 
 #: Sharp training images bundled with installed packages (no download): ``skimage:<name>`` is
@@ -57,16 +62,31 @@ class TrainConfig:
 
     Attributes:
         out: run directory (checkpoints, ``train_log.csv``, ``val_log.csv``, ``tb/``, ``final.pt``).
-        data, val_data: ``synth`` | ``paired:DIR`` | ``lolblur:ROOT`` ('' = no validation).
-        synth_images, synth_val_images: sharp sources for ``synth`` (``skimage:NAME``, ``ultralytics:FILE`` or a
-            path); train and val lists must not overlap.
-        synth_severities: severities (1..5) cycled over the variants of each image.
-        synth_variants: degraded variants per training image (each its own seed).
-        synth_max_side: sharp images are downscaled (area) so that their longer side is at most this.
+        data, val_data: ``synth`` (``synth_images`` / ``synth_val_images``) | ``sharp:DIR`` (every image under DIR,
+            degraded by ``ledbench.datasets.synthesis``) | ``folder:ROOT`` (= ``paired:ROOT``; the benchmark's
+            ``folder`` dataset, sub-folders ``pair_input`` / ``pair_reference`` or auto-detected) |
+            ``lolblur:ROOT`` (the benchmark's ``lolblur`` dataset: ``lolblur_input`` -> ``lolblur_reference`` of
+            ``train/``; validation on ``test/``) | '' (no validation).
+        lolblur_input, lolblur_reference: LOL-Blur sub-folders (default ``low_blur_noise`` -> ``high_sharp_scaled``,
+            the LEDNet / DarkIR protocol).
+        pair_input, pair_reference: sub-folder names for ``folder:`` ('' = auto-detect).
+        val_stride, val_limit: validation subset of a dataset (every k-th item, at most N; 0 = all).
+        synth_images, synth_val_images: sharp sources for ``synth`` (``skimage:NAME``, ``ultralytics:FILE``,
+            ``matplotlib:FILE``, an image path or a folder of images); train and val lists must not overlap.
+        synth_mode: ``fixed`` (``synth_variants`` degraded copies per image, made once) or ``fly`` (every
+            training crop degraded afresh: new kernel, exposure and noise per crop; severity uniform in
+            ``synth_severities``; crop scale uniform in ``synth_scale``).
+        synth_severities: severities (1..5): cycled over the variants (``fixed``) or drawn per crop (``fly``).
+        synth_variants: degraded variants per training image (``fixed``).
+        synth_scale: (min, max) image-scale factor of a ``fly`` crop (a crop covers patch / s pixels).
+        synth_max_side: sharp images are downscaled so that their longer side is at most this.
+        synth_val_severities, synth_val_variants, synth_val_max_side: the fixed validation degradations
+            (``synth_val_max_side`` 0 = ``synth_max_side``).
         val_size: centre crop side for validation images (0 = full image).
         iters: total iterations; must equal ``sum(stage_iters)``.
         patch_sizes, batch_sizes, stage_iters: progressive schedule (per-GPU batch).
-        lr, min_lr, weight_decay, betas, warmup_iters: AdamW + warm-up + cosine.
+        lr, min_lr, weight_decay, betas, warmup_iters, lr_hold_iters: AdamW + warm-up + constant until
+            ``lr_hold_iters`` + cosine to ``min_lr``.
         grad_clip: max gradient L2 norm (0 = off).
         augment: random h/v flips and 90-degree rotations.
         amp: float16 autocast + GradScaler on CUDA (ignored on CPU).
@@ -74,9 +94,14 @@ class TrainConfig:
         val_every, ckpt_every, log_every: intervals in iterations.
         seed, device, threads (0 = torch default), num_workers.
         resume: ``auto`` (``out/last.pt`` if present), a checkpoint path, or ``''`` (start fresh).
+        init_weights: start from these weights (a weights-only file written by this trainer; not a resume).
+        best_metric: validation metric that selects ``out/best.pt`` (``psnr`` or ``ssim``).
+        export_which: ``final`` or ``best``: which weights ``export`` copies.
         max_wall_minutes: stop (with a checkpoint) once this wall time is spent (0 = no limit).
         tensorboard: also write TensorBoard scalars to ``out/tb`` when tensorboard is installed.
-        export: also copy the final weights-only checkpoint to this path ('' = only ``out/final.pt``).
+        export: also copy the weights-only checkpoint (``export_which``) to this path ('' = none). A relative
+            path is relative to ``out``; the installed package and the source tree are written only with
+            ``allow_package_write=true``.
         allow_benchmark_images: allow synth_mini's images in ``synth_images`` (off: they are refused, so the
             embedded benchmark never scores a model on its own training images).
         keep_checkpoints: also keep ``out/iter_<n>.pt`` at every checkpoint (``last.pt`` is always written).
@@ -85,11 +110,22 @@ class TrainConfig:
     out: str = "runs/dap_led_train"
     data: str = "synth"
     val_data: str = "synth"
+    lolblur_input: str = "low_blur_noise"
+    lolblur_reference: str = "high_sharp_scaled"
+    pair_input: str = ""
+    pair_reference: str = ""
+    val_stride: int = 1
+    val_limit: int = 0
     synth_images: tuple[str, ...] = DEFAULT_TRAIN_IMAGES
     synth_val_images: tuple[str, ...] = DEFAULT_VAL_IMAGES
+    synth_mode: str = "fixed"
     synth_severities: tuple[int, ...] = (2, 3, 4)
     synth_variants: int = 3
+    synth_scale: tuple[float, ...] = (1.0, 1.0)
     synth_max_side: int = 512
+    synth_val_severities: tuple[int, ...] = (3,)
+    synth_val_variants: int = 1
+    synth_val_max_side: int = 0
     val_size: int = 256
     iters: int = 1000
     patch_sizes: tuple[int, ...] = (96, 128)
@@ -100,6 +136,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     betas: tuple[float, ...] = (0.9, 0.999)
     warmup_iters: int = 50
+    lr_hold_iters: int = 0
     grad_clip: float = 0.01
     augment: bool = True
     amp: bool = True
@@ -118,9 +155,13 @@ class TrainConfig:
     threads: int = 0
     num_workers: int = 0
     resume: str = "auto"
+    init_weights: str = ""
+    best_metric: str = "psnr"
+    export_which: str = "final"
     max_wall_minutes: float = 0.0
     tensorboard: bool = True
     export: str = ""
+    allow_package_write: bool = False
     keep_checkpoints: bool = False
     allow_benchmark_images: bool = False
 
@@ -168,6 +209,10 @@ def load_configs(runfile: str | None, overrides: dict[str, Any]) -> tuple[TrainC
         raise ConfigError("dap_led train: patch_sizes, batch_sizes and stage_iters need the same length")
     if any(p % 8 for p in tcfg.patch_sizes):
         raise ConfigError(f"dap_led train: patch sizes must be multiples of 8, got {tcfg.patch_sizes}")
+    if tcfg.synth_mode not in ("fixed", "fly"):
+        raise ConfigError(f"dap_led train: synth_mode must be 'fixed' or 'fly', got {tcfg.synth_mode!r}")
+    if tcfg.best_metric not in ("psnr", "ssim") or tcfg.export_which not in ("final", "best"):
+        raise ConfigError("dap_led train: best_metric must be psnr or ssim and export_which final or best")
     bench = sorted(set(tcfg.synth_images) & set(SYNTH_MINI_IMAGES)) if tcfg.data == "synth" else []
     if bench and not tcfg.allow_benchmark_images:
         raise ConfigError(f"dap_led train: synth_images {bench} are synth_mini benchmark images; training on them "
@@ -189,18 +234,67 @@ def schedule(cfg: TrainConfig, it: int) -> tuple[int, int]:
 
 
 def lr_at(cfg: TrainConfig, it: int) -> float:
-    """Linear warm-up over ``warmup_iters`` then cosine from ``lr`` to ``min_lr`` at ``iters``."""
+    """Linear warm-up over ``warmup_iters``, constant ``lr`` until ``lr_hold_iters``, then cosine from ``lr`` to
+    ``min_lr`` at ``iters`` (Restormer's schedule: hold 92k, cosine over the remaining 208k)."""
     if cfg.warmup_iters and it < cfg.warmup_iters:
         return cfg.lr * (it + 1) / cfg.warmup_iters
-    span = max(1, cfg.iters - cfg.warmup_iters)
-    t = min(1.0, (it - cfg.warmup_iters) / span)
+    start = max(cfg.warmup_iters, cfg.lr_hold_iters)
+    if it < start:
+        return cfg.lr
+    span = max(1, cfg.iters - start)
+    t = min(1.0, (it - start) / span)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
 
 
 # -- data ----------------------------------------------------------------------------------------------------------
 
+def _bundled_path(kind: str, name: str) -> Path:
+    import importlib
+
+    pkg = Path(importlib.import_module(kind).__file__).parent
+    return pkg / ("assets" if kind == "ultralytics" else "mpl-data/sample_data") / name
+
+
+def expand_sources(sources) -> list[str]:
+    """Sharp-image sources with every folder replaced by the images under it (sorted by relative path)."""
+    from ledbench.datasets.base import list_images
+
+    out: list[str] = []
+    for src in sources:
+        src = str(src)
+        kind = src.partition(":")[0]
+        if kind not in ("skimage", "ultralytics", "matplotlib") and Path(src).expanduser().is_dir():
+            files = list_images(Path(src).expanduser())
+            if not files:
+                raise InputError(f"dap_led train: no images under {src!r}")
+            out.extend(str(p) for p in files)
+        else:
+            out.append(src)
+    return out
+
+
+def refuse_benchmark_files(sources) -> None:
+    """ConfigError if a file among ``sources`` is byte-identical to one of synth_mini's source images (the named
+    ``skimage:`` / ``ultralytics:`` sources are checked by :func:`load_configs`)."""
+    import hashlib
+
+    from ledbench.datasets.synth_mini import SOURCES, source_path
+
+    def digest(p) -> str:
+        return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+    bench = {digest(p): str(p) for p in (source_path(*v) for v in SOURCES.values()) if p is not None}
+    for src in sources:
+        if Path(src).is_file() and digest(src) in bench:
+            raise ConfigError(f"dap_led train: {src!r} is synth_mini's image {bench[digest(src)]!r}; training on it "
+                              "would inflate the embedded benchmark. Remove it or set allow_benchmark_images=true")
+
+
 def load_sharp(source: str, max_side: int = 0) -> np.ndarray:
-    """``skimage:NAME`` | ``ultralytics:FILE`` | a path -> H x W x 3 float32 RGB in [0, 1], longer side <= max_side."""
+    """``skimage:NAME`` | ``ultralytics:FILE`` | ``matplotlib:FILE`` | a path -> H x W x 3 float32 RGB in [0, 1]
+    whose longer side is at most ``max_side`` (PIL bilinear per channel on float data, no antialias gap)."""
+    from ledbench.datasets.io import read_image
+
     kind, _, name = source.partition(":")
     if kind == "skimage" and name:
         import skimage.data
@@ -215,25 +309,24 @@ def load_sharp(source: str, max_side: int = 0) -> np.ndarray:
         arr = arr[..., :3]
         img = arr.astype(np.float32) / (255.0 if arr.dtype == np.uint8 else float(max(arr.max(), 1)))
     elif kind in ("ultralytics", "matplotlib") and name:
-        import importlib
-
-        from ledbench.datasets.io import read_image
-
-        pkg = Path(importlib.import_module(kind).__file__).parent
-        img = read_image(pkg / ("assets" if kind == "ultralytics" else "mpl-data/sample_data") / name)
+        img = read_image(_bundled_path(kind, name))
     else:
-        from ledbench.datasets.io import read_image
-
         img = read_image(source)
     if max_side and max(img.shape[:2]) > max_side:
-        from PIL import Image
-
         s = max_side / max(img.shape[:2])
-        size = (max(8, round(img.shape[1] * s)), max(8, round(img.shape[0] * s)))
-        chans = [np.asarray(Image.fromarray(img[..., c]).resize(size, Image.BILINEAR, reducing_gap=None))
-                 for c in range(3)]
-        img = np.clip(np.stack(chans, axis=2), 0, 1).astype(np.float32)
+        img = _resize(img, (max(8, round(img.shape[0] * s)), max(8, round(img.shape[1] * s))))
     return np.ascontiguousarray(img)
+
+
+def _resize(img: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize H x W x 3 float [0, 1] to ``hw`` (PIL bilinear per channel; antialiased when shrinking)."""
+    from PIL import Image
+
+    size = (int(hw[1]), int(hw[0]))
+    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c])).resize(size, Image.BILINEAR,
+                                                                                    reducing_gap=None))
+             for c in range(3)]
+    return np.clip(np.stack(chans, axis=2), 0, 1).astype(np.float32)
 
 
 def synth_pairs(sources, severities, variants: int, seed: int, max_side: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -250,55 +343,61 @@ def synth_pairs(sources, severities, variants: int, seed: int, max_side: int) ->
     return pairs
 
 
-_PAIR_DIRS = (("input", "target"), ("low", "high"), ("lq", "gt"), ("low_blur", "high_sharp_scaled"))
+def dataset_pairs(spec: str, cfg: TrainConfig, split: str) -> list:
+    """``folder:ROOT`` / ``paired:ROOT`` / ``lolblur:ROOT`` -> the benchmark dataset's :class:`Item` list.
 
+    LOL-Blur uses :class:`ledbench.datasets.lolblur.LOLBlur` (pairing by ``<video>/<frame>``) with
+    ``lolblur_input`` -> ``lolblur_reference`` (default ``low_blur_noise`` -> ``high_sharp_scaled``, the LEDNet
+    protocol), split ``train`` for training and ``test`` for validation; validation takes every
+    ``val_stride``-th frame (a fixed subset) and at most ``val_limit`` of them.
+    """
+    from ledbench.datasets import create_dataset
 
-def folder_pairs(root: Path) -> list[tuple[Path, Path]]:
-    """Matched (degraded, sharp) file pairs under ``root/<in>`` and ``root/<gt>`` (see the module docstring)."""
-    from ledbench.datasets.io import is_image_file
-
-    for a, b in _PAIR_DIRS:
-        if (root / a).is_dir() and (root / b).is_dir():
-            ins = sorted(p for p in (root / a).rglob("*") if is_image_file(p))
-            out = []
-            for p in ins:
-                q = root / b / p.relative_to(root / a)
-                if not q.is_file():
-                    raise InputError(f"paired data: {str(q)!r} (target of {str(p)!r}) is missing")
-                out.append((p, q))
-            if not out:
-                raise InputError(f"paired data: no images under {str(root / a)!r}")
-            return out
-    raise InputError(f"paired data: {str(root)!r} needs sub-folders input/ + target/ (or low/high, lq/gt, "
-                     f"low_blur/high_sharp_scaled)")
+    kind, _, root = spec.partition(":")
+    kw: dict[str, Any] = {}
+    if kind == "lolblur":
+        kw = {"split": "train" if split == "train" else "test", "input": cfg.lolblur_input,
+              "reference": cfg.lolblur_reference}
+    elif kind in ("folder", "paired"):
+        kind = "folder"
+        kw = {"paired": "true"}
+        if cfg.pair_input or cfg.pair_reference:
+            kw.update(input=cfg.pair_input, reference=cfg.pair_reference)
+    if split != "train":
+        kw.update(stride=max(1, cfg.val_stride), limit=cfg.val_limit or None)
+    items = create_dataset(f"{kind}:{root}", **kw).items
+    if not items or not all(it.paired for it in items):
+        raise InputError(f"dap_led train: {spec!r} has no paired images (every input needs a reference)")
+    return list(items)
 
 
 def resolve_data(spec: str, cfg: TrainConfig, split: str) -> list:
-    """``spec`` -> a list of pairs (arrays) or (paths)."""
-    if spec == "synth":
-        srcs = cfg.synth_images if split == "train" else cfg.synth_val_images
-        variants = cfg.synth_variants if split == "train" else 1
-        seed = cfg.seed if split == "train" else cfg.seed + 777
-        sev = cfg.synth_severities if split == "train" else (3,)
-        return synth_pairs(srcs, sev, variants, seed, cfg.synth_max_side)
+    """``spec`` -> a list of (input, reference) array pairs, of :class:`Item`, or of sharp sources (``fly``)."""
     kind, _, path = spec.partition(":")
-    if kind == "paired" and path:
-        return folder_pairs(Path(path).expanduser())
-    if kind == "lolblur" and path:
-        return folder_pairs(Path(path).expanduser() / ("train" if split == "train" else "test"))
-    raise ConfigError(f"dap_led train: data {spec!r} must be synth, paired:DIR or lolblur:ROOT")
+    if spec == "synth" or (kind == "sharp" and path):
+        if kind == "sharp":
+            srcs = (path,)
+        else:
+            srcs = cfg.synth_images if split == "train" else cfg.synth_val_images
+        srcs = expand_sources(srcs)
+        if split == "train" and not cfg.allow_benchmark_images:
+            refuse_benchmark_files(srcs)
+        if split == "train" and cfg.synth_mode == "fly":
+            return [load_sharp(s, cfg.synth_max_side) for s in srcs]
+        if split == "train":
+            return synth_pairs(srcs, cfg.synth_severities, cfg.synth_variants, cfg.seed, cfg.synth_max_side)
+        return synth_pairs(srcs, cfg.synth_val_severities, cfg.synth_val_variants, cfg.seed + 777,
+                           cfg.synth_val_max_side or cfg.synth_max_side)
+    if kind in ("paired", "folder", "lolblur") and path:
+        return dataset_pairs(spec, cfg, split)
+    raise ConfigError(f"dap_led train: data {spec!r} must be synth, sharp:DIR, folder:ROOT (or paired:ROOT) or "
+                      "lolblur:ROOT")
 
 
 def _as_arrays(pair):
-    a, b = pair
-    if isinstance(a, np.ndarray):
-        return a, b
-    from ledbench.datasets.io import read_image
-
-    x, y = read_image(a), read_image(b)
-    if x.shape != y.shape:
-        raise InputError(f"paired data: {a} has shape {x.shape} but {b} has {y.shape}")
-    return x, y
+    if hasattr(pair, "load_input"):  # a benchmark dataset Item
+        return pair.load_input(), pair.load_reference()
+    return pair
 
 
 class PatchDataset(torch.utils.data.Dataset):
@@ -310,25 +409,58 @@ class PatchDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.pairs)
 
+    def _pick(self, rng, patch):
+        x, y = _as_arrays(self.pairs[int(rng.integers(len(self.pairs)))])
+        return _crop_pair(rng, x, y, patch)
+
     def __getitem__(self, key):
         step, rank, slot, patch = key
         rng = np.random.default_rng([self.seed, step, rank, slot])
-        x, y = _as_arrays(self.pairs[int(rng.integers(len(self.pairs)))])
-        h, w = x.shape[:2]
-        if h < patch or w < patch:  # small image: reflect-pad up to the patch
-            ph, pw = max(0, patch - h), max(0, patch - w)
-            x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-            y = np.pad(y, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-            h, w = x.shape[:2]
-        top, left = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
-        x, y = x[top:top + patch, left:left + patch], y[top:top + patch, left:left + patch]
+        x, y = self._pick(rng, patch)
         if self.augment:
             k, flip = int(rng.integers(4)), bool(rng.integers(2))
             if flip:
                 x, y = x[:, ::-1], y[:, ::-1]
             x, y = np.rot90(x, k), np.rot90(y, k)
-        to = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))  # noqa: E731
+        to = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))  # noqa: E731
         return to(x), to(y)
+
+
+def _crop_pair(rng, x, y, patch):
+    h, w = x.shape[:2]
+    if h < patch or w < patch:  # small image: reflect-pad up to the patch
+        ph, pw = max(0, patch - h), max(0, patch - w)
+        x = np.pad(x, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        y = np.pad(y, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        h, w = x.shape[:2]
+    top, left = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
+    return x[top:top + patch, left:left + patch], y[top:top + patch, left:left + patch]
+
+
+class SynthPatchDataset(PatchDataset):
+    """Crops of sharp images degraded on the fly: every crop gets a fresh blur kernel, exposure and noise draw.
+
+    A crop covers ``patch / s`` pixels of a stored image (``s`` uniform in ``scale``) resized to ``patch``, so the
+    image scale varies too; the severity is drawn uniformly from ``severities``; the synthesis seed comes from the
+    crop's own generator, so the sample is still a pure function of ``(seed, step, rank, slot)``.
+    """
+
+    def __init__(self, images, seed: int, augment: bool, severities, scale=(1.0, 1.0)):
+        super().__init__(images, seed, augment)
+        self.severities, self.scale = tuple(int(s) for s in severities), (float(scale[0]), float(scale[-1]))
+
+    def _pick(self, rng, patch):
+        from ledbench.datasets.synthesis import synthesize
+
+        sharp = self.pairs[int(rng.integers(len(self.pairs)))]
+        s = float(rng.uniform(*self.scale))
+        side = min(max(patch, round(patch / s)), *sharp.shape[:2]) if min(sharp.shape[:2]) >= patch else patch
+        crop, _ = _crop_pair(rng, sharp, sharp, side)
+        if side != patch:
+            crop = _resize(crop, (patch, patch))
+        sev = self.severities[int(rng.integers(len(self.severities)))]
+        low, _ = synthesize(crop, severity=sev, seed=int(rng.integers(2**31 - 1)))
+        return low.astype(np.float32), np.ascontiguousarray(crop, dtype=np.float32)
 
 
 class StepSampler(torch.utils.data.Sampler):
@@ -346,51 +478,41 @@ class StepSampler(torch.utils.data.Sampler):
         return max(0, self.cfg.iters - self.start)
 
 
-# -- metrics -------------------------------------------------------------------------------------------------------
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB, RGB, data range 1 (higher is better)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM on RGB (mean over channels), Gaussian window sigma 1.5, data range 1 (Wang et al. 2004 settings)."""
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False))
-
-
-def pad_to(x, m: int = 8):
-    h, w = x.shape[-2:]
-    ph, pw = (m - h % m) % m, (m - w % m) % m
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
-    return x
-
+# -- validation ----------------------------------------------------------------------------------------------------
 
 @torch.no_grad()
 def validate(model, pairs, device, val_size: int) -> dict[str, float]:
-    """Mean PSNR / SSIM of the clamped model output over the validation pairs (centre-cropped to ``val_size``)."""
+    """Mean PSNR / SSIM (the benchmark's ``psnr`` / ``ssim`` metrics) of the model output, clamped and quantised to
+    uint8 as the harness does, over the validation pairs (centre-cropped to ``val_size``; 0 = full image)."""
+    from ledbench.tasks.metrics import create_metric
+
     was = model.training
     model.eval()
-    ps, ss = [], []
-    for pair in pairs:
+    metrics = [create_metric("psnr"), create_metric("ssim")]
+    for i, pair in enumerate(pairs):
         x, y = _as_arrays(pair)
         if val_size:
             h, w = x.shape[:2]
             s = min(val_size, h, w)
             top, left = (h - s) // 2, (w - s) // 2
             x, y = x[top:top + s, left:left + s], y[top:top + s, left:left + s]
-        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(device)
-        out = model(pad_to(xt))[..., :x.shape[0], :x.shape[1]].clamp(0, 1)
-        o = out[0].permute(1, 2, 0).float().cpu().numpy()
-        ps.append(psnr(o, y))
-        ss.append(ssim(o, y))
+        xt = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
+        o = run_padded(model, xt)[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
+        o = np.round(o * 255.0) / 255.0
+        for m in metrics:
+            m.update(o, y, str(i))
     model.train(was)
-    return {"psnr": float(np.mean(ps)) if ps else float("nan"), "ssim": float(np.mean(ss)) if ss else float("nan"),
-            "n": len(ps)}
+    out = {k: float(v) for m in metrics for k, v in m.compute().items()}
+    return {"psnr": out.get("psnr", float("nan")), "ssim": out.get("ssim", float("nan")), "n": len(pairs)}
+
+
+def run_padded(model, x):
+    """``model`` on ``x`` reflect-padded to a multiple of 8 (as the DAPLED enhancer pads), cropped back."""
+    h, w = x.shape[-2:]
+    ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+    return model(x)[..., :h, :w]
 
 
 # -- one optimisation step -----------------------------------------------------------------------------------------
@@ -491,6 +613,69 @@ def export_weights(path: Path, net, mcfg: DAPLEDConfig, meta: dict | None = None
     os.replace(tmp, path)
 
 
+#: Loss columns of ``train_log.csv``: the total, each term unweighted and each term times its weight.
+LOSS_KEYS = ("loss", "charb", "identity", "clip", "charb_w", "identity_w", "clip_w")
+
+
+def _is_fly(cfg: TrainConfig) -> bool:
+    return cfg.data.startswith("sharp:") or (cfg.data == "synth" and cfg.synth_mode == "fly")
+
+
+def truncate_log(path: Path, last_iter: int) -> None:
+    """Drop the rows of a CSV log whose ``iter`` is beyond ``last_iter`` (rows written after the checkpoint a run
+    resumes from), so a resumed run's log has every iteration once."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+        fields = list(rows[0]) if rows else None
+    if not fields:
+        return
+    keep = [r for r in rows if int(float(r["iter"])) <= last_iter]
+    if len(keep) == len(rows):
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(tmp, path)
+
+
+def resolve_export(cfg: TrainConfig) -> Path | None:
+    """``export`` as a path (relative paths are relative to ``out``); refuses the installed package or the source
+    tree unless ``allow_package_write=true`` (a training run must not overwrite shipped weights by accident)."""
+    if not cfg.export:
+        return None
+    p = Path(cfg.export).expanduser()
+    if not p.is_absolute():
+        p = Path(cfg.out) / p
+    p = p.resolve()
+    if not cfg.allow_package_write and inside_package(p):
+        raise ConfigError(f"dap_led train: export={cfg.export!r} resolves to {str(p)!r}, inside the ledbench "
+                          "package (its source folders); use a path outside it (relative paths are relative to "
+                          "out=) or set allow_package_write=true")
+    return p
+
+
+def package_dirs() -> list[Path]:
+    """The folders of the ledbench packages (source folders in an editable install), found without importing."""
+    import importlib.util
+
+    dirs = []
+    for mod in ("ledbench", "ledbench.bench", "ledbench.enhancers", "ledbench.tasks", "ledbench.datasets",
+                "ledbench.reports"):
+        spec = importlib.util.find_spec(mod)
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            dirs.append(Path(loc).resolve())
+    return dirs
+
+
+def inside_package(path: Path) -> bool:
+    p = Path(path).resolve()
+    return any(p == d or d in p.parents for d in package_dirs())
+
+
 # -- the loop ------------------------------------------------------------------------------------------------------
 
 class _Logger:
@@ -551,6 +736,9 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
     np.random.seed(tcfg.seed)
     random.seed(tcfg.seed)
     out = Path(tcfg.out)
+    if not tcfg.allow_package_write and inside_package(out):
+        raise ConfigError(f"dap_led train: out={tcfg.out!r} is inside the ledbench package; choose another folder "
+                          "or set allow_package_write=true")
     out.mkdir(parents=True, exist_ok=True)
 
     net = DAPLEDNet(mcfg).to(device)
@@ -561,6 +749,8 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
     scaler = torch.amp.GradScaler("cuda") if (tcfg.amp and device.type == "cuda") else None
     start = 0
     ckpt = None
+    best: dict[str, Any] = {}
+    export_path = resolve_export(tcfg)
     if tcfg.resume:
         path = out / "last.pt" if tcfg.resume == "auto" else Path(tcfg.resume)
         if path.is_file():
@@ -568,7 +758,7 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
         elif tcfg.resume != "auto":
             raise ConfigError(f"dap_led train: resume checkpoint {str(path)!r} does not exist")
     if ckpt is not None:
-        if ckpt.get("arch") != arch_dict(mcfg):
+        if not isinstance(ckpt.get("arch"), dict) or arch_mismatch(ckpt["arch"], mcfg):
             raise ConfigError(f"dap_led train: {str(path)!r} was written for another model config; use another "
                               "out= or resume=''")
         net.load_state_dict(ckpt["model"])
@@ -577,8 +767,18 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
             scaler.load_state_dict(ckpt["scaler"])
         start = int(ckpt["iter"])
         set_rng_state(ckpt["rng"])
+        best = dict(ckpt.get("best") or {})
         if rank == 0:
+            for fname in ("train_log.csv", "val_log.csv"):
+                truncate_log(out / fname, start)
             print(f"dap_led train: resumed from iteration {start}", flush=True)
+    elif tcfg.init_weights:
+        obj = torch.load(tcfg.init_weights, map_location="cpu", weights_only=True)
+        if isinstance(obj.get("arch"), dict) and arch_mismatch(obj["arch"], mcfg):
+            raise ConfigError(f"dap_led train: init_weights {tcfg.init_weights!r} has another architecture")
+        net.load_state_dict(obj["model"] if "model" in obj else obj)
+        if rank == 0:
+            print(f"dap_led train: initialised from {tcfg.init_weights}", flush=True)
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local] if device.type == "cuda" else None)
@@ -594,7 +794,10 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
         print(f"dap_led train: {len(train_pairs)} training pairs, {len(val_pairs)} validation pairs "
               f"({time.time() - t_data:.1f}s), params {sum(p.numel() for p in net.parameters()):,}, device {device}, "
               f"world {world}", flush=True)
-    ds = PatchDataset(train_pairs, tcfg.seed, tcfg.augment)
+    if _is_fly(tcfg):
+        ds = SynthPatchDataset(train_pairs, tcfg.seed, tcfg.augment, tcfg.synth_severities, tcfg.synth_scale)
+    else:
+        ds = PatchDataset(train_pairs, tcfg.seed, tcfg.augment)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=StepSampler(tcfg, start, rank),
                                          num_workers=tcfg.num_workers, pin_memory=device.type == "cuda")
     t0 = time.time()
@@ -609,14 +812,14 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
                          amp=tcfg.amp)
         done = it + 1
         if world > 1:
-            vals = torch.tensor([row[k] for k in ("loss", "charb", "identity", "clip")], dtype=torch.float64)
+            vals = torch.tensor([row[k] for k in LOSS_KEYS], dtype=torch.float64)
             dist.all_reduce(vals)
-            row.update(zip(("loss", "charb", "identity", "clip"), (vals / world).tolist()))
+            row.update(zip(LOSS_KEYS, (vals / world).tolist()))
         if done % tcfg.log_every == 0 or done == tcfg.iters:
             now = time.time()
             patch, bs = schedule(tcfg, it)
             log.row("train_log.csv", {"iter": done, "lr": lr_at(tcfg, it), "patch": patch, "batch": bs * world,
-                                      **{k: row[k] for k in ("loss", "charb", "identity", "clip", "grad_norm")},
+                                      **{k: row[k] for k in (*LOSS_KEYS, "grad_norm")},
                                       "sec_per_iter": (now - t_last) / tcfg.log_every, "wall_s": now - t0})
             t_last = now
             if rank == 0:
@@ -626,10 +829,16 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
         if rank == 0 and val_pairs and (done % tcfg.val_every == 0 or done == tcfg.iters or over):
             last_val = {"iter": done, **validate(net, val_pairs, device, tcfg.val_size)}
             log.row("val_log.csv", last_val)
-            print(f"val iter {done}: PSNR {last_val['psnr']:.3f} SSIM {last_val['ssim']:.4f}", flush=True)
+            is_best = not best or last_val[tcfg.best_metric] > best[tcfg.best_metric]
+            if is_best:
+                best = dict(last_val)
+                export_weights(out / "best.pt", net, mcfg, {"iters_done": done, "val": best,
+                                                            "train_config": config_to_dict(tcfg)})
+            print(f"val iter {done}: PSNR {last_val['psnr']:.3f} SSIM {last_val['ssim']:.4f}"
+                  f"{' (best)' if is_best else ''}", flush=True)
         if done % tcfg.ckpt_every == 0 or done == tcfg.iters or over:
             if rank == 0:
-                save_checkpoint(out / "last.pt", net, optimizer, scaler, done, tcfg, mcfg)
+                save_checkpoint(out / "last.pt", net, optimizer, scaler, done, tcfg, mcfg, {"best": best})
                 if tcfg.keep_checkpoints:
                     shutil.copyfile(out / "last.pt", out / f"iter_{done}.pt")
         if over:
@@ -640,13 +849,16 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
             break
     wall = time.time() - t0
     summary = {"iters_done": int(done), "stopped_early": stopped_early,
-               "wall_s": wall, "last_val": last_val, "out": str(out)}
+               "wall_s": wall, "last_val": last_val, "best_val": best, "out": str(out)}
     if rank == 0:
         meta = {"iters_done": summary["iters_done"], "wall_s": round(wall, 1), "last_val": last_val,
                 "train_config": config_to_dict(tcfg)}
         export_weights(out / "final.pt", net, mcfg, meta)
-        if tcfg.export:
-            export_weights(Path(tcfg.export), net, mcfg, meta)
+        if export_path is not None:
+            src_file = out / ("best.pt" if tcfg.export_which == "best" and (out / "best.pt").is_file() else "final.pt")
+            export_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src_file, export_path)
+            summary["exported"] = {"path": str(export_path), "from": src_file.name}
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
         print(f"dap_led train: done in {wall:.1f}s; weights {out / 'final.pt'}", flush=True)
     log.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from ledbench.enhancers.dap_led_losses import DAPLEDLoss, charbonnier  # noqa: E
 warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
 
 TINY = dict(preset="tiny", clip_model=D.TINY_CLIP_NAME, clip_pretrained="", clip_random_init=True)
+RUNS = Path(__file__).resolve().parent.parent / "runs"
 
 
 def tiny_cfg(**kw) -> D.DAPLEDConfig:
@@ -63,7 +65,7 @@ def test_enhancer_shape_range_odd_sizes(tiny_weights, shape):
     # the padded network output, cropped, is what the enhancer returns (reflect padding to a multiple of 8)
     h, w = shape[-2:]
     with torch.no_grad():
-        ref = net.eval()(T.pad_to(x))[..., :h, :w].clamp(0, 1)
+        ref = T.run_padded(net.eval(), x).clamp(0, 1)
     assert torch.allclose(y, ref, atol=1e-5)
     tiled = create_enhancer("dap_led", weights=str(path), tile=32, tile_overlap=8, **TINY).enhance(x)
     assert tiled.shape == x.shape and float(tiled.min()) >= 0 and float(tiled.max()) <= 1
@@ -89,7 +91,8 @@ def test_save_heatmaps(tiny_weights, tmp_path):
     maps = enh.heatmaps(x)
     # heatmap = softmax over the (degraded, clean) prompt pair, probability of "degraded": inside [0, 1]
     assert all(float(m.min()) >= 0 and float(m.max()) <= 1 for m in maps.values())
-    assert maps["darkness_s2"].shape[-1] == 2 * maps["darkness_s1"].shape[-1]  # 2x2 crops -> twice the grid
+    # window mode: a scale-s token covers s * 8 px (tiny CLIP patch 8): ceil(40/8) x ceil(56/8), ceil(20/8) x ceil(28/8)
+    assert tuple(maps["darkness_s1"].shape[-2:]) == (5, 7) and tuple(maps["darkness_s2"].shape[-2:]) == (3, 4)
     noclip = tiny_net(clip_prior=False)
     p2 = tmp_path / "noclip.pt"
     T.export_weights(p2, noclip, noclip.cfg)
@@ -256,14 +259,25 @@ def test_train_config_errors(tmp_path):
     assert T.schedule(tc, 0) == (tc.patch_sizes[0], tc.batch_sizes[0])
 
 
-def test_metrics_match_skimage():
-    from skimage.metrics import peak_signal_noise_ratio
+def test_validation_uses_the_benchmark_metrics_on_quantised_outputs():
+    """validate() = mean of skimage PSNR / SSIM (the benchmark's psnr / ssim settings) of uint8-quantised outputs."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+    net = tiny_net(clip_prior=False)
     rng = np.random.default_rng(0)
-    a = rng.random((16, 16, 3)).astype(np.float32)
-    b = np.clip(a + rng.normal(0, 0.05, a.shape), 0, 1).astype(np.float32)
-    assert T.psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=1.0), rel=1e-6)
-    assert T.psnr(a, a) == float("inf")
+    pairs = [(rng.random((20, 28, 3)).astype(np.float32), rng.random((20, 28, 3)).astype(np.float32))
+             for _ in range(2)]
+    got = T.validate(net, pairs, torch.device("cpu"), 0)
+    ps, ss = [], []
+    for x, y in pairs:
+        with torch.no_grad():
+            o = T.run_padded(net.eval(), torch.from_numpy(x).permute(2, 0, 1)[None])[0].clamp(0, 1)
+        o = np.round(o.permute(1, 2, 0).numpy().astype(np.float64) * 255) / 255
+        ps.append(peak_signal_noise_ratio(y.astype(np.float64), o, data_range=1.0))
+        ss.append(structural_similarity(y.astype(np.float64), o, data_range=1.0, channel_axis=2,
+                                        gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+    assert got["psnr"] == pytest.approx(np.mean(ps), rel=1e-6) and got["ssim"] == pytest.approx(np.mean(ss), rel=1e-5)
+    assert got["n"] == 2
 
 
 # -- DDP ------------------------------------------------------------------------------------------------------------
@@ -296,27 +310,6 @@ def test_ddp_step_matches_single_process(tmp_path):
         assert torch.allclose(ddp[k], v, atol=1e-6, rtol=1e-5), k
         moved += int(not torch.equal(v, start[k]))
     assert moved > 10  # the step did change the weights
-
-
-# -- profiling ------------------------------------------------------------------------------------------------------
-
-def test_profile_main_tiny():
-    from ledbench.enhancers.dap_led_profile import profile_main
-
-    out = profile_main("dap_led", {"preset": "tiny", "size": 32, "repeats": 1, "warmup": 0,
-                                   "clip_model": D.TINY_CLIP_NAME, "clip_pretrained": ""})
-    net = tiny_net()
-    assert out["params_m"] == pytest.approx(n_trainable(net) / 1e6)
-    assert out["clip_params_m"] > 0 and out["random_weights"] is True
-    # GMACs of the backbone alone: at least the patch-embedding conv (3 -> dim, 3x3) on 32 x 32 pixels
-    assert out["gmacs"] > 32 * 32 * 3 * 8 * 9 / 1e9
-    assert out["latency_ms"] > 0 and out["peak_mem_mb"] > 0
-    small = profile_main("dap_led", {"preset": "tiny", "size": "32x48", "repeats": 1, "warmup": 0,
-                                     "clip_prior": False})
-    # FLOPs scale with the pixel count for the attention-free-in-space backbone (channel attention is linear in HW)
-    small2 = profile_main("dap_led", {"preset": "tiny", "size": "64x48", "repeats": 1, "warmup": 0,
-                                      "clip_prior": False})
-    assert small2["gmacs"] == pytest.approx(2 * small["gmacs"], rel=1e-6)
 
 
 def test_default_training_images_are_disjoint_from_synth_mini():
@@ -369,8 +362,11 @@ def test_shipped_noclip_checkpoint_restores_a_held_out_image():
     y = T.load_sharp("matplotlib:grace_hopper.jpg", 256)  # a validation image, not in training or synth_mini
     x, _ = synthesize(y, severity=3, seed=0)
     out = enh.enhance(torch.from_numpy(x).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
-    assert T.psnr(out, y) > T.psnr(x, y) + 2.0
-    assert T.ssim(out, y) > T.ssim(x, y) + 0.05
+    from ledbench.tasks.metrics import create_metric
+
+    psnr, ssim = create_metric("psnr"), create_metric("ssim")
+    assert psnr.score(out, y) > psnr.score(x, y) + 2.0
+    assert ssim.score(out, y) > ssim.score(x, y) + 0.05
 
 
 def test_cli_enhance_save_heatmaps(tmp_path):
@@ -393,3 +389,287 @@ def test_cli_enhance_save_heatmaps(tmp_path):
     heat = sorted(p.name for p in (tmp_path / "out" / "heatmaps").glob("*.png"))
     assert heat and all(name.startswith("night_heat_") for name in heat)
     assert {n.split("_heat_")[1].split("_s")[0] for n in heat} >= {"darkness", "blur", "noise"}
+
+
+# -- data: the benchmark's datasets, on-the-fly synthesis -----------------------------------------------------------
+
+_CODES = {"low_blur": 40, "low_blur_noise": 80, "high_sharp_scaled": 160}
+
+
+def make_fake_lolblur(root, videos=None, frames=3, size=(24, 40)):
+    """A LOL-Blur-shaped tree; pixel (R, G, B) = (folder code, 16 * video index, 16 * frame index)."""
+    from ledbench.bench.imageio import write_png
+
+    videos = videos or {"train": ["0000", "0001"], "test": ["0012", "0017"]}
+    for split, vids in videos.items():
+        for vi, vid in enumerate(vids):
+            for f in range(frames):
+                for folder, code in _CODES.items():
+                    img = np.zeros((*size, 3), np.float32)
+                    img[..., 0], img[..., 1], img[..., 2] = code / 255, 16 * vi / 255, 16 * f / 255
+                    write_png(root / split / folder / vid / f"{f:04d}.png", img)
+    return root
+
+
+def _codes(img):
+    return tuple(int(round(float(img[..., c].mean()) * 255)) for c in range(3))
+
+
+def test_lolblur_pairing_follows_the_lednet_protocol(tmp_path):
+    root = make_fake_lolblur(tmp_path / "LOLBlur")
+    tcfg, _ = T.load_configs(None, {"data": f"lolblur:{root}", "val_data": f"lolblur:{root}", **TINY})
+    train = T.resolve_data(tcfg.data, tcfg, "train")
+    assert len(train) == 2 * 3
+    seen = set()
+    for item in train:
+        x, y = T._as_arrays(item)
+        cx, cy = _codes(x), _codes(y)
+        assert cx[0] == _CODES["low_blur_noise"] and cy[0] == _CODES["high_sharp_scaled"]  # default LEDNet pair
+        assert cx[1:] == cy[1:]  # same video and frame
+        seen.add(cx[1:])
+    assert seen == {(16 * v, 16 * f) for v in range(2) for f in range(3)}
+    val = T.resolve_data(tcfg.val_data, tcfg, "val")
+    assert {str(it.input).split("/test/")[1].split("/")[1] for it in val} == {"0012", "0017"}  # the test split
+    tcfg2, _ = T.load_configs(None, {"data": f"lolblur:{root}", "lolblur_input": "low_blur", "val_stride": 2,
+                                     "val_data": f"lolblur:{root}", **TINY})
+    assert all(_codes(T._as_arrays(it)[0])[0] == _CODES["low_blur"] for it in T.resolve_data(tcfg2.data, tcfg2,
+                                                                                             "train"))
+    assert len(T.resolve_data(tcfg2.val_data, tcfg2, "val")) == 2 * 2  # frames 0 and 2 of each test video
+    with pytest.raises(ConfigError, match="not a LOL-Blur folder"):
+        T.resolve_data(tcfg.data, T.TrainConfig(data=f"lolblur:{root}", lolblur_input="low"), "train")
+
+
+def test_benchmark_image_files_are_refused_as_training_data(tmp_path):
+    import shutil
+
+    from ledbench.datasets.synth_mini import SOURCES, source_path
+
+    src = source_path(*SOURCES["skimage/camera"])
+    if src is None:
+        pytest.skip("scikit-image's camera.png is not installed")
+    shutil.copy(src, tmp_path / "renamed.png")
+    tcfg = T.TrainConfig(data=f"sharp:{tmp_path}", synth_mode="fly")
+    with pytest.raises(ConfigError, match="synth_mini's image"):
+        T.resolve_data(tcfg.data, tcfg, "train")
+
+
+def test_folder_data_uses_the_folder_dataset(tmp_path):
+    from ledbench.bench.imageio import write_png
+
+    for i in range(3):
+        write_png(tmp_path / "pairs" / "dark" / f"{i}.png", np.full((16, 16, 3), 0.1 * i, np.float32))
+        write_png(tmp_path / "pairs" / "clean" / f"{i}.png", np.full((16, 16, 3), 0.1 * i + 0.5, np.float32))
+    tcfg = T.TrainConfig(data=f"folder:{tmp_path / 'pairs'}", pair_input="dark", pair_reference="clean")
+    items = T.resolve_data(tcfg.data, tcfg, "train")
+    for it in items:
+        x, y = T._as_arrays(it)
+        assert float(y.mean() - x.mean()) == pytest.approx(0.5, abs=1 / 255)
+
+
+def test_on_the_fly_synthesis_is_fresh_per_crop_and_reproducible():
+    rng = np.random.default_rng(0)
+    sharp = [np.clip(rng.random((80, 96, 3)) * 0.5 + 0.4, 0, 1).astype(np.float32)]
+    ds = T.SynthPatchDataset(sharp, seed=3, augment=True, severities=(2, 3, 4), scale=(0.5, 1.0))
+    a, b = ds[(5, 0, 0, 32)], ds[(5, 0, 0, 32)]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # a pure function of (seed, step, rank, slot)
+    c = ds[(5, 0, 1, 32)]
+    assert not torch.equal(a[0], c[0])  # another slot: another crop and another degradation
+    for x, y in (a, c):
+        assert x.shape == y.shape == (3, 32, 32)
+        assert float(x.min()) >= 0 and float(x.max()) <= 1
+        assert float(x.mean()) < 0.6 * float(y.mean())  # darkened (severity >= 2: exposure <= 0.25 linear)
+
+
+def test_resume_truncates_the_logs_to_the_checkpoint(tmp_path):
+    import csv
+
+    log = tmp_path / "train_log.csv"
+    log.write_text("iter,loss\n" + "".join(f"{i},{i / 10}\n" for i in range(1, 7)))
+    T.truncate_log(log, 4)
+    with open(log) as fh:
+        assert [int(r["iter"]) for r in csv.DictReader(fh)] == [1, 2, 3, 4]
+    a = tmp_path / "a"
+    assert T.train_main(None, _train_overrides(a, w_identity=0, w_clip=0)) == 0
+    # a run killed after its iteration-2 checkpoint and restarted in the same folder: every iteration logged once
+    T.train_main(None, _train_overrides(a, w_identity=0, w_clip=0, resume=str(a / "iter_2.pt")))
+    with open(a / "train_log.csv") as fh:
+        assert [int(r["iter"]) for r in csv.DictReader(fh)] == [1, 2, 3, 4]
+    with open(a / "val_log.csv") as fh:
+        assert [int(r["iter"]) for r in csv.DictReader(fh)] == [2, 4]
+
+
+def test_training_never_writes_into_the_package(tmp_path):
+    import ledbench.enhancers as E
+
+    pkg = Path(E.__file__).parent
+    with pytest.raises(ConfigError, match="inside the ledbench package"):
+        T.resolve_export(T.TrainConfig(out=str(tmp_path), export=str(pkg / "weights" / "x.pt")))
+    # relative export paths are relative to out/, so the old `export: enhancers/weights/...` lands in out/
+    p = T.resolve_export(T.TrainConfig(out=str(tmp_path), export="enhancers/weights/x.pt"))
+    assert p == (tmp_path / "enhancers" / "weights" / "x.pt").resolve()
+    assert T.resolve_export(T.TrainConfig(out=str(tmp_path), export=str(pkg / "x.pt"), allow_package_write=True))
+    with pytest.raises(ConfigError, match="out=.*inside the ledbench package"):
+        T.train_main(None, _train_overrides(pkg / "weights" / "run"))
+
+
+def test_lolblur_runfile_dry_run(tmp_path):
+    """runs/dap_led_lolblur.yaml, a few iterations on a fake tree (tiny preset + tiny random CLIP instead of base +
+    ViT-B-32): trains, validates on the fixed test subset and exports the best weights inside out/."""
+    import csv
+
+    root = make_fake_lolblur(tmp_path / "LOLBlur", frames=4, size=(32, 48))
+    out = tmp_path / "run"
+    over = dict(out=str(out), data=f"lolblur:{root}", val_data=f"lolblur:{root}", iters=4, stage_iters=[2, 2],
+                patch_sizes=[32, 24 + 8], batch_sizes=[2, 1], lr_hold_iters=2, val_every=2, ckpt_every=2,
+                log_every=1, num_workers=0, device="cpu", tensorboard=False, **TINY)
+    tcfg, mcfg = T.load_configs(str(RUNS / "dap_led_lolblur.yaml"), over)
+    assert mcfg.clip_prior and mcfg.ccm and mcfg.cetb and tcfg.max_wall_minutes == 0
+    assert not Path(tcfg.export).is_absolute()
+    assert T.train_main(str(RUNS / "dap_led_lolblur.yaml"), over) == 0
+    assert (out / "dap_led_lolblur.pt").is_file() and (out / "best.pt").is_file()
+    with open(out / "val_log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["iter"]) for r in rows] == [2, 4] and all(int(r["n"]) == 2 for r in rows)  # frame 0 x 2 videos
+    with open(out / "train_log.csv") as fh:
+        first = next(csv.DictReader(fh))
+    assert {"charb_w", "identity_w", "clip_w"} <= set(first) and float(first["identity_w"]) > 0
+    full = T.load_configs(str(RUNS / "dap_led_lolblur.yaml"), {})[0]
+    assert full.num_workers > 0 and full.lr_hold_iters == 92000 and T.lr_at(full, 50000) == full.lr
+    assert T.lr_at(full, full.iters - 1) == pytest.approx(full.min_lr, abs=1e-8)
+
+
+def test_lolblur_eval_runfile_dry_run(tmp_path, monkeypatch):
+    """runs/dap_led_lolblur_eval.yaml on a fake tree: the run file parses, scores what is available offline
+    (here the degraded input and the shipped no-CLIP ablation) and skips the rest with the reason."""
+    from ledbench.bench.cli import main
+
+    root = make_fake_lolblur(tmp_path / "LOLBlur", frames=2, size=(32, 48))
+    monkeypatch.setenv("LEDBENCH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "eval"
+    rc = main(["run", str(RUNS / "dap_led_lolblur_eval.yaml"), f"dataset=lolblur:{root}", f"out={out}",
+               "enhancers=identity,dap_led_small.noclip_synth,dap_led.lolblur", "metrics=psnr,ssim_lednet",
+               "device=cpu", "quiet=true"])
+    assert rc == 0
+    import pandas as pd
+
+    res = pd.read_csv(out / "results.csv")
+    got = set(zip(res["enhancer"], res["metric"]))
+    assert {("identity", "psnr"), ("identity", "ssim_lednet")} <= got
+    assert not any(e == "dap_led.lolblur" for e, _ in got)  # no trained file here: skipped, not faked
+
+
+# -- CLIP prior: scales in pixels, shared loss pass, heatmap sanity --------------------------------------------------
+
+def test_window_heatmaps_of_a_crop_match_the_full_image():
+    """window mode: a token covers the same pixels in a crop and in the full image, so where their windows coincide
+    the heatmaps are equal; the old resize mode gives other values (its scale depends on the image size)."""
+    net = tiny_net()
+    clip = net.clip
+    g = torch.Generator().manual_seed(0)
+    full = torch.rand(1, 3, 128, 128, generator=g)
+    crop = full[..., :64, :]  # 64 px = 2 windows of 32 px at scale 1, 1 window of 32 px at scale 2
+    with torch.no_grad():
+        _, maps_full = clip.encode(full, (1, 2))
+        _, maps_crop = clip.encode(crop, (1, 2))
+        h_full = [clip.heatmap(t) for t in maps_full]
+        h_crop = [clip.heatmap(t) for t in maps_crop]
+    assert tuple(h_full[0].shape[-2:]) == (16, 16) and tuple(h_crop[0].shape[-2:]) == (8, 16)  # 8 px per token
+    assert tuple(h_full[1].shape[-2:]) == (8, 8) and tuple(h_crop[1].shape[-2:]) == (4, 8)  # 16 px per token
+    assert torch.allclose(h_crop[0], h_full[0][..., :8, :], atol=1e-5)
+    assert torch.allclose(h_crop[1], h_full[1][..., :4, :], atol=1e-5)  # 2x2 box shrink: same pixels, same windows
+    clip.mode = "resize"
+    try:
+        with torch.no_grad():
+            r_full = [clip.heatmap(t) for t in clip.encode(full, (1, 2))[1]]
+            r_crop = [clip.heatmap(t) for t in clip.encode(crop, (1, 2))[1]]
+    finally:
+        clip.mode = "window"
+    assert tuple(r_full[0].shape) == tuple(r_crop[0].shape)  # resize mode: the same grid whatever the size
+    assert float((r_crop[0][..., :2, :] - r_full[0][..., :2, :]).abs().max()) > 1e-3
+
+
+def test_value_tokens_equal_a_self_attending_last_block():
+    """clip_tokens=value: the last block with its attention matrix replaced by the identity (MaskCLIP-style)."""
+    net = tiny_net()
+    clip = net.clip
+    x = clip.prep(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
+    v = clip.visual
+    blocks = v.transformer.resblocks
+    with torch.no_grad():
+        _, tok, _ = clip.run(x, token_source="value")
+        h = v._embeds(x)
+        for blk in blocks[:-1]:
+            h = blk(h)
+        blk = blocks[-1]
+        d = h.shape[-1]
+        w, b = blk.attn.in_proj_weight, blk.attn.in_proj_bias
+        # the block with an identity attention matrix: every token's output is its own value embedding
+        q = torch.nn.functional.linear(blk.ln_1(h), w[2 * d:], b[2 * d:])
+        h2 = h + blk.attn.out_proj(torch.eye(h.shape[1])[None] @ q)
+        h2 = h2 + blk.mlp(blk.ln_2(h2))
+        ref = (v.ln_post(h2)[:, 1:] @ v.proj).reshape(tok.shape)
+        _, final, _ = clip.run(x, token_source="final")
+    assert torch.allclose(tok, ref, atol=1e-5)
+    assert not torch.allclose(tok, final, atol=1e-3)
+
+
+def test_clip_losses_share_one_gradient_pass():
+    net = tiny_net()
+    loss_fn = DAPLEDLoss(w_identity=0.5, w_clip=0.5, clip=net.clip)
+    calls = []
+    real = net.clip.run
+
+    def spy(x, layers=(), token_source=None):
+        calls.append(torch.is_grad_enabled())
+        return real(x, layers, token_source)
+
+    net.clip.run = spy
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    out = net(x)
+    calls.clear()
+    total, parts = loss_fn(out, y, x)
+    assert calls == [True, False]  # one pass of the output (with gradients) + one of the reference (without)
+    assert float(total) == pytest.approx(float(parts["charb_w"] + parts["identity_w"] + parts["clip_w"]), rel=1e-5)
+    # layer-normalised features: each layer's MSE is at most 4 (two unit-variance vectors), whatever CLIP's scale
+    assert 0 < float(parts["identity"]) <= 4 * sum(loss_fn.identity_weights)
+
+
+def _composite(sharp: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Left half degraded (``dark``: x 0.1 in linear light; ``blur``: Gaussian sigma 4 px), right half untouched."""
+    from scipy.ndimage import gaussian_filter
+
+    img = sharp.copy()
+    h, w = img.shape[:2]
+    if kind == "dark":
+        img[:, : w // 2] = (img[:, : w // 2] ** 2.2 * 0.1) ** (1 / 2.2)
+    else:
+        img[:, : w // 2] = gaussian_filter(sharp, sigma=(4, 4, 0))[:, : w // 2]
+    mask = np.zeros((h, w), bool)
+    mask[:, : w // 2] = True
+    return img.astype(np.float32), mask
+
+
+def test_heatmap_sanity_with_real_clip_weights():
+    """With real ViT-B-32 weights (skipped otherwise): half-dark / half-blurred composites of photos, heatmap AUC
+    against the known mask for each token source. Prints the AUCs; asserts only that the darkness map separates the
+    halves better than chance with at least one token source (final-layer patch tokens are known to be noisy)."""
+    cfg = D.DAPLEDConfig(preset="tiny")
+    ok, why = D.clip_weights_status(cfg)
+    if not ok:
+        pytest.skip(why)
+    from ledbench.datasets.synth_mini import SOURCES, source_path
+
+    photos = [T.load_sharp(str(p), 448) for p in (source_path(*SOURCES[k]) for k in ("skimage/astronaut",
+                                                                                     "skimage/coffee")) if p]
+    clip = D.ClipPrior(cfg)
+    aucs = {}
+    for source in ("final", "value"):
+        clip.token_source = source
+        for kind, name in (("dark", "darkness"), ("blur", "blur")):
+            vals = []
+            for photo in photos:
+                img, mask = _composite(photo, kind)
+                vals.append(D.heatmap_auc(clip, img, mask, name))
+            aucs[(source, name)] = float(np.mean(vals))
+    print("heatmap AUC (token source, degradation):", aucs)
+    assert max(aucs[("final", "darkness")], aucs[("value", "darkness")]) > 0.5
