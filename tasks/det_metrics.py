@@ -235,8 +235,13 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
     d_img, d_cat = stats["det_image"][keep], stats["det_cat"][keep]
     d_tp, d_fp = stats["det_tp"][keep], stats["det_fp"][keep]
     npig = w @ stats["npig"].astype(np.float64)  # B x K, exact integer counts
-    precision = -np.ones((n_b, n_t, n_r, n_k))
-    recall = -np.ones((n_b, n_t, n_k))
+    # One weighting (compute()): COCOeval's precision / recall arrays and its np.mean, bit for bit. Resamples: only
+    # sums (every entry of a category with ground truth counts, none of the others), no B x T x R x K array.
+    exact = n_b == 1
+    if exact:
+        precision = -np.ones((n_b, n_t, n_r, n_k))
+        recall = -np.ones((n_b, n_t, n_k))
+    psum, rsum = np.zeros((n_b, n_t)), np.zeros((n_b, n_t))
     bounds = np.searchsorted(d_cat, np.arange(n_k + 1))
     eps = np.spacing(1)
     for k in range(n_k):
@@ -246,8 +251,9 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
         a, b = bounds[k], bounds[k + 1]
         nd = b - a
         if nd == 0:  # ground truth but no detection: precision and recall 0
-            precision[rows, :, :, k] = 0.0
-            recall[rows, :, k] = 0.0
+            if exact:
+                precision[rows, :, :, k] = 0.0
+                recall[rows, :, k] = 0.0
             continue
         tp_k, img_k = d_tp[a:b], d_img[a:b]
         need = _min_counts(rec_thrs, npig[:, k])  # B x R: fewest TPs whose recall reaches each threshold
@@ -263,15 +269,16 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
             for t in range(n_t):
                 p = np.flatnonzero(tp_k[:, t])
                 if p.size == 0:  # detections but no true positive: precision and recall 0
-                    precision[r, t, :, k] = 0.0
-                    recall[r, t, k] = 0.0
+                    if exact:
+                        precision[r, t, :, k] = 0.0
+                        recall[r, t, k] = 0.0
                     continue
                 # Only true positives can set the interpolated precision (a false positive adds a point of the
                 # same recall and lower precision), so the curve is evaluated at those points only.
                 tp_sum = np.cumsum(wd[:, p], axis=1)
                 den = seen[:, p] if plain else np.cumsum(wd * counted[:, t], axis=1)[:, p]
                 pr = tp_sum / (den + eps)
-                recall[r, t, k] = tp_sum[:, -1] / npig[r, k]
+                rec = tp_sum[:, -1] / npig[r, k]
                 env = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
                 # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr, i.e. with fewer
                 # true positives than need[r] (rows are nondecreasing: one flat search over offset rows)
@@ -281,22 +288,30 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                 pos -= np.arange(len(r))[:, None] * m
                 q = np.take_along_axis(env, np.minimum(pos, m - 1), axis=1)
                 q[pos >= m] = 0.0
-                precision[r, t, :, k] = q
+                if exact:
+                    precision[r, t, :, k] = q
+                    recall[r, t, k] = rec
+                else:
+                    psum[r, t] += q.sum(1)
+                    rsum[r, t] += rec
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
-    def mean_valid(x: np.ndarray) -> np.ndarray:  # COCOeval summarize: mean over entries > -1, per replicate
-        if len(x) == 1:  # np.mean on the selection, as COCOeval (bit-identical compute())
-            v = x[0][x[0] > -1]
+    if exact:  # COCOeval summarize: np.mean over the entries > -1
+        def mean_valid(x: np.ndarray) -> np.ndarray:
+            v = x[x > -1]
             return np.array([np.mean(v) if v.size else math.nan])
-        x = x.reshape(len(x), -1)
-        ok = x > -1
-        cnt = ok.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, np.where(ok, x, 0.0).sum(1) / cnt, math.nan)
 
-    out = {"map50_95": mean_valid(precision), "map50": mean_valid(precision[:, t50]),
-           "map75": mean_valid(precision[:, t75]), "ar100": mean_valid(recall)}
+        out = {"map50_95": mean_valid(precision[0]), "map50": mean_valid(precision[0][t50]),
+               "map75": mean_valid(precision[0][t75]), "ar100": mean_valid(recall[0])}
+    else:
+        n_cat = (npig > 0).sum(1).astype(np.float64)  # categories with ground truth, per replicate
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = {"map50_95": psum.sum(1) / (n_cat * n_t * n_r),
+                   "map50": psum[:, t50].sum(1) / (n_cat * n_r * len(t50)),
+                   "map75": psum[:, t75].sum(1) / (n_cat * n_r * len(t75)),
+                   "ar100": rsum.sum(1) / (n_cat * n_t)}
+        out = {k: np.where(n_cat > 0, v, math.nan) for k, v in out.items()}
     return {k: v[0] if single else v for k, v in out.items()}
 
 
