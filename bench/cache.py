@@ -145,6 +145,21 @@ class Cache:
         with FileLock(str(path), timeout=timeout):
             yield
 
+    def claim(self, key: str, *, block: bool = False):
+        """Take ``key``'s lock and return it (call ``.release()`` when the entry is stored), or None when another
+        process holds it and ``block`` is false. The stages claim each unit before computing it, so two runs that
+        share a cache never compute the same unit twice."""
+        from filelock import FileLock, Timeout
+
+        path = self._path("locks", key, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lk = FileLock(str(path), timeout=-1 if block else 0)
+        try:
+            lk.acquire()
+        except Timeout:
+            return None
+        return lk
+
     def once(self, key: str, exists: Callable[[], bool], compute: Callable[[], Any]) -> bool:
         """Run ``compute()`` (which stores the entry) under ``key``'s lock unless ``exists()`` is true before or
         after waiting for the lock. True when this process computed it."""

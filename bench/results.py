@@ -86,7 +86,7 @@ def csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
                 v = repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
             out.append(v)
         writer.writerow(out)
-    return buf.getvalue().encode("utf-8")
+    return buf.getvalue().encode("utf-8", errors="backslashreplace")  # ids from non-UTF-8 file names
 
 
 def write_results(path: str | Path, rows: Iterable[ResultRow]) -> None:

@@ -135,6 +135,37 @@ def enhanced_keys(identity: dict[str, Any], items: Iterable[Any], on_error: OnEr
     return keys
 
 
+class _Claims:
+    """Per-unit cross-process claims on a shared cache (:meth:`Cache.claim`): a unit is computed only by the
+    process that holds its lock; units another process holds are deferred, then waited for (usually a hit)."""
+
+    def __init__(self, cache: Cache, exists: Callable[[str], bool], on_hit: Callable[[], None]):
+        self.cache, self.exists, self.on_hit = cache, exists, on_hit
+        self.locks: dict[str, Any] = {}
+        self.deferred: list = []
+
+    def take(self, unit: Any, key: str, block: bool) -> bool:
+        lk = self.cache.claim(key, block=block)
+        if lk is None:
+            self.deferred.append(unit)
+            return False
+        if self.exists(key):  # finished by another process meanwhile
+            lk.release()
+            self.on_hit()
+            return False
+        self.locks[key] = lk
+        return True
+
+    def release(self, key: str) -> None:
+        lk = self.locks.pop(key, None)
+        if lk is not None:
+            lk.release()
+
+    def release_all(self) -> None:
+        for key in list(self.locks):
+            self.release(key)
+
+
 class StageRunner:
     """Runs enhance and predict units against one cache, with one error policy and one hand-off store."""
 
@@ -175,6 +206,12 @@ class StageRunner:
         bar = _Progress(len(todo), f"enhance {enhancer.name}", self)
         pending: list[tuple[Any, np.ndarray]] = []
 
+        def hit() -> None:
+            self.cache.stats["enhance_hit"] += 1
+            bar.update(1)
+
+        claims = _Claims(self.cache, self.cache.has_enhanced, hit)
+
         def store(item, y) -> None:
             u8 = to_uint8(from_tensor(y))
             self.cache.put_enhanced(keys[item.id], u8)
@@ -208,19 +245,31 @@ class StageRunner:
                     store(it, y_i)
                 except OSError as exc:
                     fail(it, exc)
+            for it, _ in pending:
+                claims.release(keys[it.id])
             self.cache.stats["enhance_computed"] += len(outputs)
             bar.update(len(pending))
             pending.clear()
 
-        for item, img in prefetch(todo, lambda it: it.load_input(), self.workers):
-            if isinstance(img, BaseException):
-                fail(item, img)
-                bar.update(1)
-                continue
-            if pending and (len(pending) >= self.batch or pending[0][1].shape != img.shape):
-                flush()
-            pending.append((item, img))
-        flush()
+        def process(units: list, block: bool) -> None:
+            for item, img in prefetch(units, lambda it: it.load_input(), self.workers):
+                if isinstance(img, BaseException):
+                    fail(item, img)
+                    bar.update(1)
+                    continue
+                if not claims.take(item, keys[item.id], block):
+                    continue
+                if pending and (len(pending) >= self.batch or pending[0][1].shape != img.shape):
+                    flush()
+                pending.append((item, img))
+            flush()
+
+        try:
+            process(todo, block=False)
+            deferred, claims.deferred = claims.deferred, []
+            process(deferred, block=True)  # units another process was computing: wait, then (usually) a hit
+        finally:
+            claims.release_all()
         bar.close()
         return done
 
@@ -244,6 +293,12 @@ class StageRunner:
             done.pop(iid, None)
             self.on_error("predict", who, iid, exc)
 
+        def hit() -> None:
+            self.cache.stats["predict_hit"] += 1
+            bar.update(1)
+
+        claims = _Claims(self.cache, self.cache.has_prediction, hit)
+
         def flush() -> None:
             if not chunk:
                 return
@@ -263,18 +318,30 @@ class StageRunner:
                     fail(iid, exc)
                     continue
                 self.handoff.put(keys[iid], {k: np.asarray(v) for k, v in pred.items()})
+            for iid, _ in chunk:
+                claims.release(keys[iid])
             self.cache.stats["predict_computed"] += len(results)
             bar.update(len(chunk))
             chunk.clear()
 
-        for iid, img in prefetch(todo, lambda i: images[i][1](), self.workers):
-            if isinstance(img, BaseException):
-                fail(iid, img)
-                bar.update(1)
-                continue
-            chunk.append((iid, img))
-            if len(chunk) >= self.batch:
-                flush()
-        flush()
+        def process(units: list, block: bool) -> None:
+            for iid, img in prefetch(units, lambda i: images[i][1](), self.workers):
+                if isinstance(img, BaseException):
+                    fail(iid, img)
+                    bar.update(1)
+                    continue
+                if not claims.take(iid, keys[iid], block):
+                    continue
+                chunk.append((iid, img))
+                if len(chunk) >= self.batch:
+                    flush()
+            flush()
+
+        try:
+            process(todo, block=False)
+            deferred, claims.deferred = claims.deferred, []
+            process(deferred, block=True)
+        finally:
+            claims.release_all()
         bar.close()
         return done

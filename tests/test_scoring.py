@@ -420,3 +420,46 @@ def test_a_run_never_silently_replaces_a_different_run(tmp_path, monkeypatch):
     b = run(RunConfig(**base, metrics=("ssim",)))
     assert (a.run_dir.as_posix(), b.run_dir.as_posix()) == ("runs/t", "runs/t-2")
     assert choose_run_dir(RunConfig(**base, metrics=("ssim",))).as_posix() == "runs/t-2"
+
+
+_CONCURRENT_SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import tiny_dataset
+tiny_dataset.register()
+from ledbench.bench.runner import RunConfig, run
+from ledbench.enhancers.base import NumpyEnhancer
+from ledbench.enhancers.registry import ENHANCERS
+
+class Slow(NumpyEnhancer):
+    def enhance_array(self, img):
+        with open({log!r}, "a") as fh:
+            fh.write("x\\n")
+        time.sleep(0.3)
+        return img ** 0.5
+
+ENHANCERS.register("slow_shared_test", Slow, overwrite=True)
+out = run(RunConfig(dataset="tiny_pairs", dataset_args={{"n": 6}}, enhancers=("slow_shared_test",),
+                    metrics=("psnr",), out=sys.argv[1], cache_dir={cache!r}, quiet=True, device="cpu", workers=0))
+print(out.cache_stats.get("enhance_computed", 0), out.cache_stats.get("enhance_hit", 0))
+"""
+
+
+def test_two_runs_sharing_a_cache_never_compute_a_unit_twice(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    log = tmp_path / "calls.log"
+    script = tmp_path / "run_shared.py"
+    script.write_text(_CONCURRENT_SCRIPT.format(tests=str(Path(__file__).parent), log=str(log),
+                                                cache=str(tmp_path / "cache")))
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"run{i}")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    computed = [tuple(map(int, o[0].split()[-2:])) for o in outs]
+    assert len(log.read_text().splitlines()) == 6          # each image enhanced exactly once across both runs
+    assert sum(c for c, _ in computed) == 6 and all(c + h == 6 for c, h in computed)
+    a, b = ((tmp_path / f"run{i}" / "results.csv").read_text().splitlines() for i in range(2))
+    assert a == b
