@@ -67,11 +67,12 @@ class RunConfig:
 PRESENTATION_KEYS = ("quiet", "verbose", "on_error", "workers", "out", "exist_ok", "cache_dir", "description", "name")
 
 
-def measured_config_hash(cfg: RunConfig) -> str:
-    """Hash of the keys that decide what is measured (not ``quiet``, ``workers``, ``out`` ...)."""
+def measured_config_hash(cfg: RunConfig | Mapping[str, Any]) -> str:
+    """Hash of the keys that decide what is measured (not ``quiet``, ``workers``, ``out`` ...), from a config or
+    the ``run_config`` dict a run's manifest stores (keys missing there take today's defaults)."""
     from ledbench.bench.config import config_hash, config_to_dict
 
-    data = config_to_dict(cfg)
+    data = {**config_to_dict(RunConfig()), **dict(cfg)} if isinstance(cfg, Mapping) else config_to_dict(cfg)
     return config_hash({k: v for k, v in data.items() if k not in PRESENTATION_KEYS})
 
 
@@ -91,8 +92,9 @@ def choose_run_dir(cfg: RunConfig) -> Path:
         if not manifest.is_file():
             return any(d.iterdir()) if d.is_dir() else True
         try:
-            return json.loads(manifest.read_text()).get("measured_config_hash") != measured_config_hash(cfg)
-        except (OSError, ValueError):
+            stored = json.loads(manifest.read_text()).get("run_config")
+            return not isinstance(stored, Mapping) or measured_config_hash(stored) != measured_config_hash(cfg)
+        except (OSError, ValueError, TypeError):
             return True
 
     first = cfg.run_dir
