@@ -198,17 +198,6 @@ def coco_match_table(gt: dict, results: list[dict], max_dets: tuple[int, ...] = 
             "rec_thrs": np.asarray(p.recThrs, dtype=np.float64), "max_det": np.asarray(p.maxDets[2])}
 
 
-def _min_counts(thrs: np.ndarray, npig: np.ndarray) -> np.ndarray:
-    """``need[b, r]`` = the smallest integer ``c`` with ``c / npig[b] >= thrs[r]`` in float64 (COCOeval compares the
-    recall ``tp / npig`` with the threshold in floating point; this reproduces that comparison on counts)."""
-    n = np.maximum(npig, 1.0)[:, None]
-    c = np.ceil(thrs[None, :] * n)
-    for _ in range(2):  # float rounding can put the boundary one count either side of the real-valued ceiling
-        c = np.where((c > 0) & ((c - 1) / n >= thrs[None, :]), c - 1, c)
-        c = np.where(c / n < thrs[None, :], c + 1, c)
-    return c
-
-
 def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 1 << 22) -> dict[str, np.ndarray]:
     """COCOeval ``accumulate`` + ``summarize`` (area ``all``) on weighted images, vectorised over resamples.
 
@@ -256,9 +245,6 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                 recall[rows, :, k] = 0.0
             continue
         tp_k, img_k = d_tp[a:b], d_img[a:b]
-        need = _min_counts(rec_thrs, npig[:, k])  # B x R: fewest TPs whose recall reaches each threshold
-        # larger than any TP count or needed count: separates the rows of one flat search (exact in float64)
-        row_span = max(float(w.sum(1).max()) * nd, float(need.max())) + 1.0
         counted = tp_k | d_fp[a:b]  # D x T: not ignored (matched to crowd / outside the area range)
         plain = bool(counted.all())
         step = max(1, chunk // nd)
@@ -278,22 +264,23 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                 tp_sum = np.cumsum(wd[:, p], axis=1)
                 den = seen[:, p] if plain else np.cumsum(wd * counted[:, t], axis=1)[:, p]
                 pr = tp_sum / (den + eps)
-                rec = tp_sum[:, -1] / npig[r, k]
                 env = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr, i.e. with fewer
-                # true positives than need[r] (rows are nondecreasing: one flat search over offset rows)
+                # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr: a histogram of how
+                # many thresholds each point reaches, accumulated over the thresholds
                 m = p.size
-                offs = np.arange(len(r))[:, None] * row_span
-                pos = np.searchsorted((tp_sum + offs).ravel(), (need[r] + offs).ravel()).reshape(len(r), n_r)
-                pos -= np.arange(len(r))[:, None] * m
+                rc = tp_sum / npig[r, k][:, None]
+                bins = np.searchsorted(rec_thrs, rc, side="right")  # thresholds <= rc
+                offs = np.arange(len(r))[:, None] * (n_r + 1)
+                hist = np.bincount((bins + offs).ravel(), minlength=len(r) * (n_r + 1)).reshape(-1, n_r + 1)
+                pos = np.cumsum(hist, axis=1)[:, :n_r]
                 q = np.take_along_axis(env, np.minimum(pos, m - 1), axis=1)
                 q[pos >= m] = 0.0
                 if exact:
                     precision[r, t, :, k] = q
-                    recall[r, t, k] = rec
+                    recall[r, t, k] = rc[:, -1]
                 else:
                     psum[r, t] += q.sum(1)
-                    rsum[r, t] += rec
+                    rsum[r, t] += rc[:, -1]
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
