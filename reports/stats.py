@@ -626,13 +626,17 @@ class RunData:
 
 def load_run(run_dir: str | Path) -> RunData:
     """Results, per-image values, sufficient statistics and manifest of one run directory."""
-    from ledbench.bench.results import read_per_image, read_results
+    import pandas as pd
+
+    from ledbench.bench.results import read_results
 
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     if not (run_dir / "per_image.csv").is_file():
         raise InputError(f"no per_image.csv in {str(run_dir)!r}; the bootstrap needs the per-image scores of a run")
-    per_image = read_per_image(run_dir)
+    # image ids stay strings ("0001" must match the ids in the sufficient statistics)
+    per_image = pd.read_csv(run_dir / "per_image.csv", dtype={"image_id": str}, keep_default_na=False,
+                            na_values={"value": ["nan"]})
     manifest = None
     if (run_dir / "manifest.json").is_file():
         try:
