@@ -413,7 +413,12 @@ class _Column:
         if self.values is not None:
             total = self.values.sum(1, keepdims=True)
             return (total - self.values) / (self.n - 1)
-        return self.evaluate(1.0 - np.eye(self.n))
+        out = []
+        for s in range(0, self.n, 256):  # blocks of leave-one-out weightings (an n x n matrix can be large)
+            w = np.ones((min(256, self.n - s), self.n))
+            w[np.arange(len(w)), s + np.arange(len(w))] = 0.0
+            out.append(self.evaluate(w))
+        return np.concatenate(out, axis=1)
 
     def subset(self, enhancers: Sequence[str] | None = None, image_ids: Sequence[str] | None = None) -> _Column:
         e_idx = [self.enhancers.index(e) for e in (enhancers if enhancers is not None else self.enhancers)]

@@ -263,6 +263,9 @@ def test_bootstrap_table_on_a_run(tmp_path):
     assert (q["ci_low"] <= q["value"]).all() and (q["value"] <= q["ci_high"]).all()
     assert q.loc["good", "mark"] == 1 and q.loc["good", "p_best"] > 0.95
     assert (df["p_holm"].dropna() >= df["p_value"].dropna()).all()
+    bca = st.bootstrap_run(run, n_resamples=200, method="bca")  # jackknife through the COCO reducer too
+    det_bca = bca[(bca["metric"] == "map50_95") & (bca["enhancer"] != "reference")]
+    assert np.isfinite(det_bca["ci_low"]).all() and (det_bca["ci_low"] <= det_bca["ci_high"]).all()
     info = st.write_statistics(run, n_resamples=200)
     assert (run / "statistics.csv").is_file() and info["seed"] == 0 and info["n_resamples"] == 200
 
