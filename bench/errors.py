@@ -7,15 +7,15 @@ class LedbenchError(Exception):
     """Base class; the CLI prints these as one line (no traceback unless ``--debug``)."""
 
 
-class UnknownNameError(LedbenchError, KeyError):
-    """A registry lookup failed; the message carries did-you-mean suggestions."""
+class ConfigError(LedbenchError, ValueError):
+    """Bad config key or value (unknown override key, wrong type, bad run file)."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registry lookup failed (unknown name or weight tag); the message carries did-you-mean suggestions."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
-
-
-class ConfigError(LedbenchError, ValueError):
-    """Bad config key or value (unknown override key, wrong type, bad run file)."""
 
 
 class WeightsUnavailable(LedbenchError):

@@ -1,19 +1,22 @@
 """The part every registered model shares: a frozen ``Config``, weight tags, weights resolution, availability and
 the identity that goes into cache keys and results rows. :class:`ledbench.enhancers.base.Enhancer` and
-:class:`ledbench.tasks.base.Task` build on it."""
+:class:`ledbench.tasks.base.Task` build on it; :func:`build_plan` turns a registry name into what builds one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ledbench.bench.config import NoConfig, config_hash, config_to_dict
-from ledbench.bench.errors import WeightsUnavailable
+from ledbench.bench.config import NoConfig, build_config, config_hash, config_to_dict
+from ledbench.bench.errors import ConfigError, WeightsUnavailable
 from ledbench.bench.weights import WeightsSpec, find_local, resolve_weights, sha256_file, unavailable_message
 
 
 class WeightedPlugin:
-    """Config + weights handling. ``weights_tags`` maps a tag to its :class:`WeightsSpec`; ``default_tag`` is used
-    when a name has no ``.tag``; ``requires_weights`` says whether the model is unusable without them."""
+    """Config + weights handling. ``weights_tags`` maps a tag to its :class:`WeightsSpec` (the one declaration the
+    registry derives the ``arch.tag`` names from; ``WeightsSpec.config`` holds the Config overrides the tag needs);
+    ``default_tag`` is used when a name has no ``.tag``; ``requires_weights`` says whether the model is unusable
+    without them."""
 
     Config: ClassVar[type] = NoConfig
     weights_tags: ClassVar[dict[str, WeightsSpec]] = {}
@@ -54,6 +57,15 @@ class WeightedPlugin:
             self.weights_sha256 = sha256_file(self.weights_path)
 
     @classmethod
+    def make_config(cls, tag: str | None = None, overrides: Mapping[str, Any] | None = None, *,
+                    fixed: Mapping[str, Any] | None = None, owner: str | None = None) -> Any:
+        """The frozen Config for one build, made once: class defaults < ``fixed`` (the registered name's preset)
+        < the ``WeightsSpec.config`` of ``tag`` (``default_tag`` when None) < the user's ``overrides``."""
+        spec = cls.weights_tags.get(tag or cls.default_tag or "")
+        return build_config(cls.Config, {**(fixed or {}), **(spec.config if spec else {}), **(overrides or {})},
+                            owner=owner or cls.__name__)
+
+    @classmethod
     def availability(cls, tag: str | None = None, what: str | None = None) -> tuple[bool, str]:
         """Cheap check (no hashing, no network) whether weights for ``tag`` are present locally; ``what`` is the
         name used in the message (``arch.tag``, as ``ledbench weights fetch`` takes it)."""
@@ -75,3 +87,22 @@ class WeightedPlugin:
     @property
     def config_hash(self) -> str:
         return config_hash(self.identity())
+
+
+def build_plan(registry: Any, name: str, weights: Any = None,
+               overrides: Mapping[str, Any] | None = None) -> tuple[type, Any, str | None, Any]:
+    """``(class, config, tag, weights)`` to build registry name ``name`` (``arch`` or ``arch.tag``).
+
+    ``weights`` naming a tag of the architecture selects that tag (``weights="gopro_width32"``) and is then None;
+    any other value (a file) is passed through. The tag's Config overrides are applied here, once.
+    """
+    arch, meta = registry.lookup(name)
+    cls = registry.get(arch)
+    tag = meta.get("tag")
+    if isinstance(weights, str) and weights in getattr(cls, "weights_tags", {}):
+        tags = registry.tags(arch)
+        if weights not in tags:
+            raise ConfigError(f"weights tag {weights!r} does not fit {arch!r} (its tags: {', '.join(tags) or 'none'})")
+        tag, weights = weights, None
+    config = cls.make_config(tag, overrides, fixed=meta.get("config"), owner=name)
+    return cls, config, tag, weights

@@ -6,31 +6,41 @@
     cas = create_enhancer("clahe+richardson_lucy")
 
 Names follow timm's ``arch.tag``: ``sci.medium`` selects the SCI weights tagged ``medium``; a bare ``sci`` uses the
-default tag. ``a+b[+c]`` builds a cascade applied left to right. Built-ins register lazily (import strings), so
-importing this package does not import torch.
+default tag. The tags are the class's ``weights_tags`` (the registry derives the names from them); a tag's
+``WeightsSpec.config`` is applied when the enhancer is built. ``a+b[+c]`` builds a cascade applied left to right.
+Built-ins register lazily (import strings, ``_catalog.py``), so importing this package does not import torch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ledbench.bench.config import build_config
 from ledbench.bench.errors import ConfigError
+from ledbench.bench.plugin import build_plan
 from ledbench.enhancers.registry import ENHANCERS
 
 __all__ = ["ENHANCERS", "create_enhancer", "list_enhancers", "enhancer_class", "enhancer_availability"]
 
-def _split(name: str) -> tuple[str, dict[str, Any]]:
-    """Registered name for ``name`` plus its entry meta; ``arch.tag`` falls back to ``arch`` with ``tag``."""
+
+def _check_name(name: str) -> None:
     if "/" in name or "\\" in name or name.endswith((".pth", ".pt", ".ckpt", ".safetensors")):
         raise ConfigError(f"{name!r} looks like a file path, not an enhancer name; pass it as weights=PATH")
-    return ENHANCERS.lookup(name)
+
+
+def _split(name: str) -> tuple[str, dict[str, Any]]:
+    """Registered name for ``name`` plus its meta: ``tag`` (None for a bare ``arch``) and ``config``, the Config
+    overrides of the name (its preset, then its tag's, the default tag's for a bare ``arch``)."""
+    _check_name(name)
+    key, meta = ENHANCERS.lookup(name)
+    cls = ENHANCERS.get(key)
+    spec = cls.weights_tags.get(meta.get("tag") or cls.default_tag or "")
+    return key, {**meta, "config": {**meta.get("config", {}), **(spec.config if spec else {})}}
 
 
 def enhancer_class(name: str):
     """The class registered for ``name`` (imports it)."""
-    key, _ = _split(name)
-    return ENHANCERS.get(key)
+    _check_name(name)
+    return ENHANCERS.get(name)
 
 
 def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", *, download: bool = False,
@@ -59,13 +69,9 @@ def create_enhancer(name: str, weights: str | None = None, device: Any = "cpu", 
         stages = [create_enhancer(s, device=device, download=download, tile=tile, tile_overlap=tile_overlap,
                                   amp=amp, pretrained=pretrained) for s in name.split("+")]
         return Cascade(stages)
-    key, meta = _split(name)
-    cls = ENHANCERS.get(key)
-    defaults = dict(meta.get("config", {}))
-    config = build_config(cls.Config, {**defaults, **overrides}, owner=name)
-    tag = meta.get("tag")
-    display = name if tag is None or name.endswith(f".{tag}") or name == key else f"{key}.{tag}"
-    return cls(config, name=display, tag=tag, weights=weights, device=device, download=download, tile=tile,
+    _check_name(name)
+    cls, config, tag, weights = build_plan(ENHANCERS, name, weights, overrides)
+    return cls(config, name=name, tag=tag, weights=weights, device=device, download=download, tile=tile,
                tile_overlap=tile_overlap, amp=amp, pretrained=pretrained, trust_weights=trust_weights)
 
 
@@ -77,21 +83,21 @@ def enhancer_availability(name: str) -> tuple[bool, str]:
             if not ok:
                 return ok, why
         return True, ""
-    key, meta = _split(name)
+    _check_name(name)
+    key, meta = ENHANCERS.lookup(name)
     cls = ENHANCERS.get(key)
     tag = meta.get("tag") or cls.default_tag
-    return cls.availability(meta.get("tag"), what=f"{key.split('.')[0]}.{tag}" if tag else key)
+    return cls.availability(meta.get("tag"), what=f"{key}.{tag}" if tag else key)
 
 
 def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
                    cascades: bool = True) -> list[str]:
-    """Registered enhancer names (``arch`` and ``arch.tag``), then the standard cascades (``a+b``), each group
-    naturally sorted; ``filter``/``exclude`` are shell-style wildcards."""
+    """Registered enhancer names (``arch`` and every declared ``arch.tag``), then the standard cascades (``a+b``),
+    each group naturally sorted; ``filter``/``exclude`` are shell-style wildcards. Listing tags imports the classes
+    whose tags can match ``filter``."""
     names = ENHANCERS.names(filter, exclude)
     if cascades:
-        try:
-            from ledbench.enhancers._catalog_cascades import standard_cascades
-        except ImportError:  # pragma: no cover
-            return names
+        from ledbench.enhancers._catalog_cascades import standard_cascades
+
         names += [c for c in standard_cascades(filter, exclude) if c not in names]
     return names

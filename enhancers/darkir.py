@@ -235,19 +235,17 @@ class DarkIREnhancer(TorchEnhancer):
         "m": WeightsSpec(
             filename="DarkIR_384.pt", sha256=None, hf_repo="Cidaut/DarkIR", license=_LICENSE,
             source=f"https://huggingface.co/Cidaut/DarkIR (also the authors' OneDrive: {_ONEDRIVE})", paper=_PAPER,
-            state_dict_key="params", subdir="darkir", size_mb=13.4,
+            state_dict_key="params", subdir="darkir", size_mb=13.4, config={"width": 32},
             notes="DarkIR-m (width 32), trained on LOL-Blur only; README: 27.00 dB / 0.883 / 0.162 on LOL-Blur. "
                   "sha256 not published by the authors (a third party reports 61eee7d5cfb5...4fde, 13,397,397 "
                   "bytes; unverified here)."),
         "l": WeightsSpec(
             filename="DarkIR_64width.pt", sha256=None, url=None, license=_LICENSE, source=_ONEDRIVE, paper=_PAPER,
-            state_dict_key="params", subdir="darkir", size_mb=52.0,
+            state_dict_key="params", subdir="darkir", size_mb=52.0, config={"width": 64},
             notes="DarkIR-l (width 64), LOL-Blur; README: 27.30 dB / 0.898 / 0.137. Only on the authors' OneDrive "
                   "(no direct link): download it, then `ledbench weights import DIR`."),
     }
     default_tag: ClassVar[str] = "m"
-    #: config a tag needs (applied when the enhancer was built with the default config, e.g. ``weights="l"``)
-    tag_config: ClassVar[dict[str, dict]] = {"m": {"width": 32}, "l": {"width": 64}}
     summary: ClassVar[str] = "DarkIR joint low-light enhancement and deblurring (efficient CNN, frequency MLP)"
     paper: ClassVar[str] = _PAPER
     #: the official architecture this module re-implements (repo: path@commit)
@@ -257,9 +255,6 @@ class DarkIREnhancer(TorchEnhancer):
 
     def build_model(self):
         cfg = self.config
-        needed = self.tag_config.get(self.tag or "", {})
-        if needed and cfg == type(cfg)() and any(getattr(cfg, k) != v for k, v in needed.items()):
-            self.config = cfg = dataclasses.replace(cfg, **needed)
         if not (len(cfg.enc_blk_nums) == len(cfg.dec_blk_nums) and cfg.dilations):
             raise ConfigError(f"{self.name}: enc_blk_nums and dec_blk_nums need the same length and dilations at "
                               f"least one entry (official: [1, 2, 3], [3, 1, 1], [1, 4, 9])")

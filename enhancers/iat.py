@@ -238,8 +238,8 @@ class IATConfig:
             raise ConfigError(f"iat: type must be 'lol' or 'exp', got {self.type!r}")
 
 
-def _spec(name: str, sha256: str, notes: str) -> WeightsSpec:
-    return WeightsSpec(
+def _spec(name: str, sha256: str, notes: str, config: dict | None = None) -> WeightsSpec:
+    return WeightsSpec(config=config or {},
         filename=name, sha256=sha256,
         url=f"https://raw.githubusercontent.com/cuiziteng/Illumination-Adaptive-Transformer/{_COMMIT}/IAT_enhance/"
             f"{name}",
@@ -262,7 +262,8 @@ class IATEnhancer(TorchEnhancer):
                      "LOL-v2-real; input normalised (x-0.5)/0.5 as in evaluation_lol_v2.py"),
         "exposure": _spec("best_Epoch_exposure.pth",
                           "15a9494582f028bef996d4af7145860eaa5d67799d2b0625ed93ff8c546ea3ee",
-                          "exposure correction (Afifi et al. CVPR 2021 data), IAT(type='exp'); [0,1] input"),
+                          "exposure correction (Afifi et al. CVPR 2021 data), IAT(type='exp'); [0,1] input",
+                          config={"type": "exp"}),
     }
 
     @property

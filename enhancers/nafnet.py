@@ -26,7 +26,7 @@ right/bottom to a multiple of ``2 ** len(enc_blk_nums)`` and crops back; the out
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -216,20 +216,6 @@ def _tlc_pools(depth: int, train_size, fast_imp: bool, padder: int):
     return make
 
 
-def _apply_tag_config(config: Any, spec: WeightsSpec | None) -> Any:
-    """Fill the fields a weights tag needs (``spec.extra['config']``) where ``config`` still has the class default.
-
-    So ``create_enhancer("nafnet", weights="gopro_width32")`` builds the width-32 network, while explicit overrides
-    (``width=8``) are kept.
-    """
-    wanted = (spec.extra or {}).get("config", {}) if spec is not None else {}
-    if not wanted:
-        return config
-    default = type(config)()
-    changes = {k: v for k, v in wanted.items() if getattr(config, k) == getattr(default, k) and getattr(config, k) != v}
-    return dataclasses.replace(config, **changes) if changes else config
-
-
 # -- enhancer ---------------------------------------------------------------------------------------------------
 
 _GOPRO = {"middle_blk_num": 1, "enc_blk_nums": (1, 1, 1, 28), "dec_blk_nums": (1, 1, 1, 1)}
@@ -269,18 +255,14 @@ class NAFNetEnhancer(TorchEnhancer):
             license=_LICENSE, source=_SRC, paper=_PAPER, state_dict_key="params", subdir="nafnet", size_mb=272,
             notes="README / docs/GoPro.md link https://drive.google.com/file/d/1S0PVRbyTakYY9a82kujgZLbMihfNBLfC "
                   "(also Baidu pan); no official sha256. Official GoPro PSNR 33.7103 / SSIM 0.9668 with NAFNetLocal.",
-            extra={"config": {"width": 64, **_GOPRO}}),
+            config={"width": 64, **_GOPRO}),
         "gopro_width32": WeightsSpec(
             filename="NAFNet-GoPro-width32.pth", sha256=None, url=_gdrive("1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj"),
             license=_LICENSE, source=_SRC, paper=_PAPER, state_dict_key="params", subdir="nafnet", size_mb=69,
             notes="README / docs/GoPro.md link https://drive.google.com/file/d/1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj "
                   "(also Baidu pan); no official sha256. Official GoPro PSNR 32.8705 / SSIM 0.9606 with NAFNetLocal.",
-            extra={"config": {"width": 32, **_GOPRO}}),
+            config={"width": 32, **_GOPRO}),
     }
-
-    def setup(self) -> None:
-        self.config = _apply_tag_config(self.config, self.weights_spec)
-        super().setup()
 
     @classmethod
     def network_from_config(cls, config) -> nn.Module:

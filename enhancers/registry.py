@@ -1,9 +1,10 @@
-"""The enhancer registry instance (``ENHANCERS``); built-ins register lazily in the ``_catalog_*`` modules."""
+"""The enhancer registry instance (``ENHANCERS``): built-ins are the import strings in ``_catalog.py``; the
+``arch.tag`` names come from each class's ``weights_tags``."""
 
 from __future__ import annotations
 
 from ledbench.bench.registry import Registry
 
-ENHANCERS: Registry = Registry(
-    "enhancer", entry_point_group="ledbench.enhancers",
-    catalogs=tuple(f"ledbench.enhancers._catalog_{c}" for c in ("classical", "lle", "deblur", "joint", "dap_led")))
+ENHANCERS: Registry = Registry("enhancer", base_cls="ledbench.enhancers.base:Enhancer",
+                               entry_point_group="ledbench.enhancers", catalogs=("ledbench.enhancers._catalog",),
+                               tags=True)

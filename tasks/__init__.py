@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledbench.bench.config import build_config, canonical_json
+from ledbench.bench.config import canonical_json
+from ledbench.bench.plugin import build_plan
 from ledbench.tasks.registry import TASKS
 
 __all__ = ["TASKS", "create_task", "list_tasks", "task_availability", "task_class"]
@@ -20,36 +21,36 @@ __all__ = ["TASKS", "create_task", "list_tasks", "task_availability", "task_clas
 _INSTANCES: dict[str, Any] = {}
 
 
-def _split(name: str) -> tuple[str, dict[str, Any]]:
-    return TASKS.lookup(name)
-
-
 def task_class(name: str):
-    key, _ = _split(name)
-    return TASKS.get(key)
+    """The class registered for ``name`` (``arch`` or ``arch.tag``; imports it)."""
+    return TASKS.get(name)
 
 
 def create_task(name: str, weights: str | None = None, device: Any = "cpu", *, download: bool = False,
-                reuse: bool = True, **overrides: Any):
-    """Build (or reuse) a task model by registry name (``arch`` or ``arch.tag``) with Config overrides."""
-    key, meta = _split(name)
-    cls = TASKS.get(key)
-    config = build_config(cls.Config, {**meta.get("config", {}), **overrides}, owner=name)
-    cache_key = canonical_json([name, weights, str(device), config])
+                reuse: bool = True, trust_weights: bool = False, **overrides: Any):
+    """Build (or reuse) a task model by registry name (``arch`` or ``arch.tag``) with Config overrides.
+
+    ``trust_weights``: allow full unpickling of a checkpoint that stores Python objects (files you trust only);
+    by default every checkpoint is read with ``weights_only=True`` or from safetensors."""
+    cls, config, tag, weights = build_plan(TASKS, name, weights, overrides)
+    cache_key = canonical_json([name, tag, weights, str(device), config, bool(trust_weights)])
     if reuse and cache_key in _INSTANCES:
         return _INSTANCES[cache_key]
-    task = cls(config, name=name, tag=meta.get("tag"), weights=weights, device=device, download=download)
+    task = cls(config, name=name, tag=tag, weights=weights, device=device, download=download,
+               trust_weights=trust_weights)
     if reuse:
         _INSTANCES[cache_key] = task
     return task
 
 
 def task_availability(name: str) -> tuple[bool, str]:
-    key, meta = _split(name)
+    """``(True, "")`` when ``name`` can be built offline now, else ``(False, how to enable it)``."""
+    key, meta = TASKS.lookup(name)
     cls = TASKS.get(key)
     tag = meta.get("tag") or cls.default_tag
-    return cls.availability(meta.get("tag"), what=f"{key.split('.')[0]}.{tag}" if tag else key)
+    return cls.availability(meta.get("tag"), what=f"{key}.{tag}" if tag else key)
 
 
 def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
+    """Registered task names (``arch`` and every declared ``arch.tag``), naturally sorted; wildcards filter."""
     return TASKS.names(filter, exclude)

@@ -1,13 +1,11 @@
-"""Registry instances: ``TASKS`` (downstream task models) and ``METRICS`` (metric accumulators)."""
+"""Registry instances: ``TASKS`` (downstream task models; ``arch.tag`` names from each class's ``weights_tags``)
+and ``METRICS`` (metric accumulators). Built-ins: the import strings in ``_catalog.py`` and ``_catalog_metrics.py``."""
 
 from __future__ import annotations
 
 from ledbench.bench.registry import Registry
 
-TASKS: Registry = Registry(
-    "task", entry_point_group="ledbench.tasks",
-    catalogs=tuple(f"ledbench.tasks._catalog_{c}" for c in ("quality", "detection", "segmentation", "depth")))
-METRICS: Registry = Registry(
-    "metric", entry_point_group="ledbench.metrics",
-    catalogs=tuple(f"ledbench.tasks._catalog_metrics_{c}"
-                   for c in ("quality", "quality_extra", "detection", "segmentation", "depth")))
+TASKS: Registry = Registry("task", base_cls="ledbench.tasks.base:Task", entry_point_group="ledbench.tasks",
+                           catalogs=("ledbench.tasks._catalog",), tags=True)
+METRICS: Registry = Registry("metric", base_cls="ledbench.tasks.metrics:Metric", entry_point_group="ledbench.metrics",
+                             catalogs=("ledbench.tasks._catalog_metrics",))

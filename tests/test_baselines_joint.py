@@ -8,7 +8,6 @@ the official ``full_*.json`` files (7,408,893 / 3,321,638 / 12,957,254 parameter
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -272,13 +271,7 @@ def test_registry_refuses_plus_names():
         ENHANCERS.register("zero_dce+mimo_unet", "ledbench.enhancers.base:Cascade")
 
 
-def _have_stage_catalogs() -> bool:
-    return all(importlib.util.find_spec(f"ledbench.enhancers._catalog_{c}") is not None for c in ("lle", "deblur"))
-
-
 def test_standard_cascade_stages_are_registered():
-    if not _have_stage_catalogs():
-        pytest.skip("low-light / deblur catalogs not present yet")
     from ledbench.enhancers import enhancer_class
 
     for stage in LLE_STAGES + DEBLUR_STAGES:
@@ -319,5 +312,4 @@ def test_lolblur_cascades_run_file():
     stage_names = {s for n in cfg.enhancers for s in n.split("+")}
     joint = {"lednet", "lednet.retrain", "darkir.m", "darkir.l"}
     assert joint <= registered
-    if _have_stage_catalogs():
-        assert stage_names <= registered, sorted(stage_names - registered)
+    assert stage_names <= registered, sorted(stage_names - registered)

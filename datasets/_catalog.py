@@ -1,4 +1,5 @@
-"""Built-in datasets (lazy import strings; importing this module imports nothing heavy)."""
+"""Built-in datasets: one line per name, where the registry learns its import string (importing this module
+imports nothing heavy). A ``config=`` names a preset of a class (the folder layout of a segmentation set)."""
 
 from __future__ import annotations
 

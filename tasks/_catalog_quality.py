@@ -1,5 +1,0 @@
-"""Built-in quality task registration (lazy)."""
-
-from ledbench.tasks.registry import TASKS
-
-TASKS.register("quality", "ledbench.tasks.base:QualityTask")
