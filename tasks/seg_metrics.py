@@ -173,16 +173,20 @@ class ConfusionMatrixMetric(Metric):
         ``weights``: ``(n,)`` or ``(B, n)`` image counts (a bootstrap resample); returns 0-d or ``(B,)`` arrays.
         Counts are summed in float64, exact for integers up to 2**53 pixels.
         """
-        from scipy.sparse import csr_matrix
-
         w = np.asarray(weights, dtype=np.float64)
         single = w.ndim == 1
         w = np.atleast_2d(w)
         c = int(stats["num_classes"])
-        n_img = len(stats["image_ids"])
-        flat = csr_matrix((stats["cm_count"].astype(np.float64),
-                           (stats["cm_image"], stats["cm_target"] * (c + 1) + stats["cm_pred"])),
-                          shape=(n_img, c * (c + 1)))
+        n_img, n_f = len(stats["image_ids"]), c * (c + 1)
+        cell = stats["cm_image"] * n_f + stats["cm_target"] * (c + 1) + stats["cm_pred"]
+        if n_img * n_f <= 1 << 24:  # images x matrix cells, dense (a few hundred classes and images: BLAS)
+            flat = np.bincount(cell, weights=stats["cm_count"].astype(np.float64),
+                               minlength=n_img * n_f).reshape(n_img, n_f)
+        else:
+            from scipy.sparse import csr_matrix
+
+            flat = csr_matrix((stats["cm_count"].astype(np.float64), (stats["cm_image"], cell % n_f)),
+                              shape=(n_img, n_f))
         average = str(stats["average"])
         if len(w) == 1:  # one weighting (compute()): exactly scores_from_confusion
             sc = scores_from_confusion(np.asarray(flat.T @ w[0]).reshape(c, c + 1), average)
