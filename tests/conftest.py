@@ -57,8 +57,10 @@ def pytest_terminal_summary(terminalreporter):
     files = []
     for rep in terminalreporter.stats.get("skipped", []):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-        if MISSING in reason:
+        if MISSING in reason:  # asset_files.require
             files.append(reason.split(MISSING, 1)[1].split()[0])
+        elif "weights unavailable for " in reason:  # a WeightsUnavailable message: "... for NAME: ..."
+            files.append(reason.split("weights unavailable for ", 1)[1].split(":")[0] + " weights")
     if files:
         names = ", ".join(sorted(set(files)))
         terminalreporter.write_line(f"{len(files)} tests skipped for missing weights/assets: {names}")
