@@ -170,9 +170,15 @@ class Registry(Generic[T]):
             from importlib.metadata import entry_points
 
             for ep in entry_points(group=self.entry_point_group):
-                if ep.name not in self._entries:
+                if ep.name in self._entries:
+                    continue
+                try:
                     self._check_name(ep.name)
-                    self._entries[ep.name] = Entry(ep.name, ep.value, {"plugin": True})
+                except ValueError as exc:  # one badly named plugin must not hide the others
+                    warnings.warn(f"entry point {ep.value!r} in {self.entry_point_group!r} skipped: {exc}",
+                                  stacklevel=2)
+                    continue
+                self._entries[ep.name] = Entry(ep.name, ep.value, {"plugin": True})
 
     def _load(self, entry: Entry[T]) -> T:
         """Import a lazy target once and check it against ``base_cls``."""

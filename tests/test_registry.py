@@ -173,9 +173,12 @@ def test_plugin_tags_from_declaration_and_config_applied_once(monkeypatch):
     import importlib.metadata as md
 
     monkeypatch.setattr(md, "entry_points", lambda group=None: [
-        md.EntryPoint(name="toy_ep", value=f"{__name__}:_Toy", group=group)])
+        md.EntryPoint(name="toy_ep", value=f"{__name__}:_Toy", group=group),
+        md.EntryPoint(name="toy_ep.v2", value=f"{__name__}:_Toy", group=group)])
     reg: Registry = Registry("toy", base_cls=WeightedPlugin, entry_point_group="ledbench.toys", tags=True)
     reg.register("toy", _Toy)
+    with pytest.warns(UserWarning, match="toy_ep.v2"):  # a dotted plugin name is skipped, the others load
+        reg.names()
     reg.register("toy_deep", _Toy, config={"depth": 4})
     assert reg.names() == ["toy", "toy.deep", "toy.plain", "toy.small", "toy_deep", "toy_deep.deep",
                            "toy_deep.plain", "toy_deep.small", "toy_ep", "toy_ep.deep", "toy_ep.plain", "toy_ep.small"]
