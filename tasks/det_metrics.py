@@ -232,6 +232,7 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
         recall = -np.ones((n_b, n_t, n_k))
     psum, rsum = np.zeros((n_b, n_t)), np.zeros((n_b, n_t))
     bounds = np.searchsorted(d_cat, np.arange(n_k + 1))
+    w_t = np.ascontiguousarray(w.T)  # images x B
     eps = np.spacing(1)
     for k in range(n_k):
         rows = np.flatnonzero(npig[:, k] > 0)
@@ -250,8 +251,11 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
         step = max(1, chunk // nd)
         for s in range(0, rows.size, step):
             r = rows[s:s + step]
-            wd = w[r][:, img_k]  # b x D, detections in accumulate order
-            seen = np.cumsum(wd, axis=1) if plain else None  # tp + fp after each detection
+            cols = np.arange(len(r))
+            # D x b: detections (in accumulate order) down, replicates across, so every running sum below adds
+            # whole rows at a time
+            wd = w_t[np.ix_(img_k, r)]
+            seen = np.cumsum(wd, axis=0) if plain else None  # tp + fp after each detection
             for t in range(n_t):
                 p = np.flatnonzero(tp_k[:, t])
                 if p.size == 0:  # detections but no true positive: precision and recall 0
@@ -261,26 +265,26 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                     continue
                 # Only true positives can set the interpolated precision (a false positive adds a point of the
                 # same recall and lower precision), so the curve is evaluated at those points only.
-                tp_sum = np.cumsum(wd[:, p], axis=1)
-                den = seen[:, p] if plain else np.cumsum(wd * counted[:, t], axis=1)[:, p]
+                tp_sum = np.cumsum(wd[p], axis=0)
+                den = seen[p] if plain else np.cumsum(wd * counted[:, t, None], axis=0)[p]
                 pr = tp_sum / (den + eps)
-                env = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                env = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
                 # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr: a histogram of how
                 # many thresholds each point reaches, accumulated over the thresholds
                 m = p.size
-                rc = tp_sum / npig[r, k][:, None]
+                rc = tp_sum / npig[r, k][None, :]
                 bins = np.searchsorted(rec_thrs, rc, side="right")  # thresholds <= rc
-                offs = np.arange(len(r))[:, None] * (n_r + 1)
-                hist = np.bincount((bins + offs).ravel(), minlength=len(r) * (n_r + 1)).reshape(-1, n_r + 1)
-                pos = np.cumsum(hist, axis=1)[:, :n_r]
-                q = np.take_along_axis(env, np.minimum(pos, m - 1), axis=1)
+                hist = np.bincount((bins + cols * (n_r + 1)).ravel(),
+                                   minlength=len(r) * (n_r + 1)).reshape(-1, n_r + 1)
+                pos = np.cumsum(hist, axis=1)[:, :n_r]  # b x R
+                q = env[np.minimum(pos, m - 1), cols[:, None]]
                 q[pos >= m] = 0.0
                 if exact:
                     precision[r, t, :, k] = q
-                    recall[r, t, k] = rc[:, -1]
+                    recall[r, t, k] = rc[-1]
                 else:
                     psum[r, t] += q.sum(1)
-                    rsum[r, t] += rc[:, -1]
+                    rsum[r, t] += rc[-1]
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
