@@ -516,6 +516,7 @@ class Runner:
             "measured_config_hash": measured_config_hash(cfg),
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(items),
                         "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config),
+                        "subset": config_to_dict(getattr(dataset, "subset", {})),
                         "skipped_files": [list(map(str, s)) for s in getattr(dataset, "skipped_files", [])]},
             "enhancers": {n: e.identity() for n, e in enhancers.items()},
             "output_checks": {n: _output_checks(e) for n, e in enhancers.items() if _output_checks(e)},

@@ -23,12 +23,28 @@ def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 
 def create_dataset(spec: str, **overrides: Any):
-    """Build a dataset from ``name`` or ``name:ROOT`` plus Config overrides (``split=``, ``limit=`` ...)."""
+    """Build a dataset from ``name`` or ``name:ROOT`` plus Config overrides (``split=`` ...).
+
+    ``limit``, ``stride`` and ``offset`` select a subset of any dataset (:class:`~ledbench.datasets.base.Subset`),
+    unless the dataset's Config gives one of them its own meaning (LOL-Blur's ``stride``: every k-th frame of each
+    video).
+    """
+    import dataclasses
+
+    from ledbench.datasets.base import Subset
+
     name, extra = parse_dataset_spec(spec)
     cls = DATASETS.get(name)
     entry = DATASETS.entry(name)
-    config = build_config(cls.Config, {**entry.meta.get("config", {}), **extra, **overrides}, owner=name)
-    return cls(config, name=entry.name)
+    own = {f.name for f in dataclasses.fields(cls.Config)}
+    merged = {**entry.meta.get("config", {}), **extra, **overrides}
+    subset = {k: merged.pop(k) for k in Subset.KEYS if k in merged and k not in own}
+    subset = {k: (0 if v is None and k == "limit" else build_config(Subset, {k: v}, owner=name).__dict__[k])
+              for k, v in subset.items()}
+    config = build_config(cls.Config, merged, owner=name)
+    dataset = cls(config, name=entry.name)
+    dataset.subset = Subset(**subset)  # items are built on first use, so the subset applies to them
+    return dataset
 
 
 def list_datasets(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:

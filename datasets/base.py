@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ledbench.bench.config import NoConfig, config_hash
-from ledbench.bench.errors import InputError
+from ledbench.bench.errors import ConfigError, InputError
 from ledbench.bench.files import array_hash, file_hash
 from ledbench.bench.imageio import image_size, is_image_file, read_image
 
@@ -123,6 +123,28 @@ class Item:
         return str(src)
 
 
+@dataclass(frozen=True)
+class Subset:
+    """Which items a run uses, the same for every dataset: every ``stride``-th item from ``offset``, then the first
+    ``limit`` (0: all). Applied once, by :attr:`Dataset.items`; the manifest lists the items after it."""
+
+    limit: int = 0
+    stride: int = 1
+    offset: int = 0
+
+    KEYS = ("limit", "stride", "offset")
+
+    def __post_init__(self):
+        for key, low in (("limit", 0), ("stride", 1), ("offset", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"dataset subset {key}={value!r}: expected an integer >= {low}")
+
+    def apply(self, items: list) -> list:
+        items = list(items[self.offset::self.stride])
+        return items[: self.limit] if self.limit else items
+
+
 class Dataset:
     """Base class. Subclasses set ``Config`` and implement :meth:`build_items`.
 
@@ -137,8 +159,9 @@ class Dataset:
     label_kinds: ClassVar[frozenset[str]] = frozenset()
     summary: ClassVar[str] = ""
 
-    def __init__(self, config: Any = None, *, name: str | None = None):
+    def __init__(self, config: Any = None, *, name: str | None = None, subset: Subset | None = None):
         self.config = config if config is not None else self.Config()
+        self.subset = subset or Subset()
         self.name = name or type(self).__name__.lower()
         self.split = str(getattr(self.config, "split", "test"))
         self._class_names: dict[int, str] = {}
@@ -153,10 +176,7 @@ class Dataset:
     @property
     def items(self) -> list[Item]:
         if self._items is None:
-            items = self.build_items()
-            limit = getattr(self.config, "limit", None)
-            if limit:
-                items = items[: int(limit)]
+            items = self.subset.apply(self.build_items())
             ids = [it.id for it in items]
             if len(set(ids)) != len(ids):
                 dup = sorted({i for i in ids if ids.count(i) > 1})[:3]
@@ -320,8 +340,3 @@ def pair_by_relative_path(input_root: Path, reference_root: Path, *, missing: st
                          "pass missing=skip")
     return [(k, inputs[k], refs[k]) for k in inputs if k in refs]
 
-
-def take_stride(items: list, stride: int, offset: int = 0) -> list:
-    """Every ``stride``-th element starting at ``offset`` (stride <= 1 keeps all)."""
-    stride = max(1, int(stride or 1))
-    return list(items[int(offset)::stride]) if stride > 1 or offset else list(items)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir, take_stride
+from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir
 
 #: COCO-80 contiguous index -> COCO category id (the 91-id scheme with gaps), as used by YOLO / ultralytics.
 COCO80_TO_COCO91: tuple[int, ...] = (
@@ -179,9 +179,6 @@ class CocoConfig:
     reference: str = ""
     split: str = "val"
     include_empty: bool = True
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
     missing: str = "error"
 
 
@@ -279,7 +276,7 @@ class CocoDetection(Dataset):
                              f"{', '.join(repr(a) for a in absent[:3])}{more}; fix images= or pass missing=skip")
         if not items:
             raise InputError(f"no usable images for {str(ann_path)!r} under {str(img_dir)!r}")
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items
 
 
 def _index_tree(folder: Path | None, skipped: list[tuple[str, str]] | None = None) -> dict[str, Path]:
@@ -339,9 +336,6 @@ class YoloConfig:
     split: str = "val"
     class_map: str = "coco80"
     reference: str = ""
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
 
 
 class YoloDetection(Dataset):
@@ -383,7 +377,7 @@ class YoloDetection(Dataset):
             items.append(Item(id=key, input=path, reference=reference, labels={"detection": load}))
         if not items:
             raise InputError(f"no images under {str(img_dir)!r}")
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items
 
 
 # -- ExDark ------------------------------------------------------------------------------------------------------
@@ -460,9 +454,6 @@ class ExDarkConfig:
     annotations: str = "ExDark_Annno"
     classes: tuple[str, ...] = ()
     split: str = "test"
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
 
 
 class ExDark(Dataset):
@@ -505,4 +496,4 @@ class ExDark(Dataset):
                       labels={"detection": targets.get(int(im["id"]), empty_detection())},
                       meta={"coco_image_id": int(im["id"]), "annotations_json": str(cache)})
                  for im in data["images"]]
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, require_dir, take_stride
+from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, require_dir
 
 DEPTH_SUFFIXES = (".png", ".npy", ".npz", ".tif", ".tiff")
 
@@ -38,9 +38,6 @@ class DepthConfig:
     kind: str = "metric"
     reference: str = ""
     split: str = "test"
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
     missing: str = "error"
 
 
@@ -91,7 +88,7 @@ class DepthDataset(Dataset):
                              "same relative path; .png/.npy/.npz); add them or pass missing=skip")
         if not items:
             raise InputError(f"no image/depth pairs under {str(img_dir)!r} and {str(depth_dir)!r}")
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items
 
 
 def depth_target(raw_depth: np.ndarray, min_depth: float = 0.0, max_depth: float = 0.0) -> dict[str, np.ndarray]:

@@ -24,7 +24,6 @@ from ledbench.datasets.base import (
     list_images,
     pair_by_relative_path,
     require_dir,
-    take_stride,
     unique_ids,
 )
 
@@ -46,9 +45,6 @@ class FolderConfig:
     input: str = ""
     reference: str = ""
     recursive: bool = True
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
     missing: str = "error"
     split: str = "test"
 
@@ -104,7 +100,7 @@ class FolderDataset(Dataset):
                 raise InputError(f"no image pairs found under {str(in_root)!r} and {str(ref_root)!r}")
             items = [Item(id=i, input=a, reference=b) for i, a, b in pairs]
             self._attach_params(root, items)
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items
 
     @staticmethod
     def _attach_params(root: Path, items: list[Item]) -> None:
@@ -124,9 +120,6 @@ class RealLOLBlurConfig:
 
     root: str = ""
     recursive: bool = True
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
     split: str = "test"
 
 
@@ -148,5 +141,4 @@ class RealLOLBlur(FolderDataset):
         files = list_images(root, cfg.recursive, self.skipped_files)
         if not files:
             raise InputError(f"no images found under {str(root)!r}")
-        return take_stride([Item(id=i, input=p) for i, p in zip(unique_ids(files, root), files)], cfg.stride,
-                           cfg.offset)
+        return [Item(id=i, input=p) for i, p in zip(unique_ids(files, root), files)]

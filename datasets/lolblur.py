@@ -39,7 +39,6 @@ class LOLBlurConfig:
     videos: tuple[str, ...] = ()
     stride: int = 1
     frames: str = ""
-    limit: int | None = None
     missing: str = "error"
 
 

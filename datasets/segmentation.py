@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir, take_stride
+from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir
 
 #: The 19 Cityscapes evaluation classes, trainId order.
 CITYSCAPES_CLASSES: tuple[str, ...] = (
@@ -76,9 +76,6 @@ class SegmentationConfig:
     reference: str = ""
     classes: str = "cityscapes"
     ignore_index: int = 255
-    stride: int = 1
-    offset: int = 0
-    limit: int | None = None
     missing: str = "error"
 
 
@@ -157,7 +154,7 @@ class SegmentationDataset(Dataset):
         if not items:
             raise InputError(f"no image/mask pairs under {str(img_dir)!r} and {str(mask_dir)!r}")
         items.sort(key=lambda it: natural_key(it.id))
-        return take_stride(items, cfg.stride, cfg.offset)
+        return items
 
 
 def _mask_index(folder: Path) -> dict[str, Path]:

@@ -88,7 +88,6 @@ class SynthMiniConfig:
     size: int = 320
     severity: int = 3
     seed: int = 0
-    limit: int | None = None
     split: str = "test"
 
 

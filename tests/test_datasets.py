@@ -409,3 +409,23 @@ def test_corrupt_image_error_after_ultralytics_patches_pil(tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     with pytest.raises(InputError, match="broken.png"):
         read_image(bad)
+
+
+def test_one_subset_for_every_dataset(tmp_path):
+    """limit / stride / offset live in one base config applied by Dataset.items (the manifest lists the result)."""
+    from ledbench.bench.errors import ConfigError
+    from ledbench.bench.imageio import write_png
+    from ledbench.datasets import create_dataset
+
+    for i in range(7):
+        write_png(tmp_path / "low" / f"f{i}.png", np.full((8, 8, 3), i / 10, np.float32))
+        write_png(tmp_path / "sharp" / f"f{i}.png", np.full((8, 8, 3), i / 10, np.float32))
+    full = [it.id for it in create_dataset(f"folder:{tmp_path}")]
+    assert full == [f"f{i}" for i in range(7)]
+    sub = create_dataset(f"folder:{tmp_path}", stride=2, offset=1, limit=2)
+    assert [it.id for it in sub] == ["f1", "f3"] == [r["id"] for r in sub.manifest()]
+    assert [it.id for it in create_dataset("synth_mini", limit=3)] == [
+        it.id for it in create_dataset("synth_mini")][:3]
+    for bad in ({"limit": -1}, {"stride": 0}, {"offset": -2}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            create_dataset(f"folder:{tmp_path}", **bad)
