@@ -123,8 +123,8 @@ STAT_KEYS = ("baseline", "level", "n_resamples", "seed", "method")
 
 
 def _statistics(run_dirs: Sequence[str | Path], out_dir: Path, stat_kw: dict[str, Any]):
-    """For a single run: write ``statistics.csv`` (per-row bootstrap) and ``correlations.csv``; returns the
-    correlations DataFrame (or None) and notes."""
+    """For a single run: write ``statistics.csv`` (per-row bootstrap), ``statistics.json`` (its settings) and
+    ``correlations.csv``; returns the correlations DataFrame (or None) and notes."""
     from ledbench.bench.results import csv_bytes
     from ledbench.datasets.io import atomic_write_bytes
     from ledbench.reports import stats as st
@@ -134,6 +134,8 @@ def _statistics(run_dirs: Sequence[str | Path], out_dir: Path, stat_kw: dict[str
     rd = st.load_run(run_dirs[0])
     boot = st.bootstrap_table(rd.results, rd.per_image, rd.suff, **stat_kw)
     atomic_write_bytes(out_dir / "statistics.csv", csv_bytes(boot.to_dict("records"), list(boot.columns)))
+    atomic_write_bytes(out_dir / "statistics.json",  # the settings (seed, resamples, level, method, baseline)
+                       (json.dumps(boot.attrs["bootstrap"], indent=2, sort_keys=True) + "\n").encode())
     ckw = {k: v for k, v in stat_kw.items() if k in ("level", "n_resamples", "seed")}
     cor = st.correlations(rd.results, rd.per_image, rd.suff, **ckw)
     if len(cor):
