@@ -109,7 +109,7 @@ def cmd_run(args) -> int:
 
     df = read_results(outcome.run_dir) if outcome.rows else None
     print()
-    print(console_table(df) if df is not None else "(no results: nothing was scored)")
+    print(console_table(df, stats=outcome.statistics) if df is not None else "(no results: nothing was scored)")
     print_run_notes(outcome, verbose=getattr(args, "verbose", False))
     stats = outcome.cache_stats
     print(f"\nwrote {outcome.run_dir}/results.csv, per_image.csv, manifest.json, report.md "

@@ -133,6 +133,7 @@ class RunOutcome:
     cache_stats: dict[str, int]
     wall_time_s: float
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+    statistics: Any = None  # the paired bootstrap table (reports.stats.bootstrap_table), when there were results
 
 
 @dataclass(frozen=True)
@@ -528,15 +529,16 @@ class Runner:
             "device": device_info(device), "world_size": self.world,
         }
         outcome = RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), 0.0, manifest)
-        outcome.wall_time_s = manifest["wall_time_s"] = round(time.time() - t0, 3)
-        files = {
+        files: dict[str, Any] = {
             "results.csv": csv_bytes(rows, RESULT_COLUMNS),
             "per_image.csv": csv_bytes(per_image, PER_IMAGE_COLUMNS),
             "dataset_manifest.json": {"dataset": dataset.name, "split": dataset.split,
                                       "manifest_hash": manifest_hash, "items": dataset.manifest()},
-            "manifest.json": manifest,
-            "report.md": self._report_md(rows, outcome).encode(),
         }
+        outcome.statistics = self._statistics(files, store.stats_files, manifest, run_dir)
+        outcome.wall_time_s = manifest["wall_time_s"] = round(time.time() - t0, 3)
+        files["manifest.json"] = manifest
+        files["report.md"] = self._report_md(rows, outcome).encode()
         write_run_dir(run_dir, files, images=(lambda root: self._save_images(root, done, items))
                       if cfg.save_images else None)
         return outcome
@@ -593,12 +595,39 @@ class Runner:
                                           {iid: self._ref_keys[iid] for iid in refs}, by_id, manifest_hash, refs)
         return units
 
+    def _statistics(self, files: dict[str, Any], stats_files: dict[str, bytes], manifest: dict[str, Any],
+                    run_dir: Path) -> Any:
+        """Paired bootstrap statistics of the run (:mod:`ledbench.reports.stats`): ``statistics.csv``, the
+        per-image sufficient statistics under ``stats/``, and the settings in the manifest. A failure here costs the
+        intervals, never the results."""
+        import io
+
+        import pandas as pd
+
+        from ledbench.bench.results import results_frame
+        from ledbench.reports.stats import statistics_for_run
+
+        if not files["results.csv"].count(b"\n") > 1:
+            return None
+        try:
+            df = results_frame(files["results.csv"], source=str(run_dir))
+            per_image = pd.read_csv(io.BytesIO(files["per_image.csv"]), dtype={"image_id": str},
+                                    keep_default_na=False, na_values={"value": ["nan"]})
+            boot, extra, entry = statistics_for_run(df, per_image, stats_files, seed=self.cfg.seed)
+        except Exception as exc:  # noqa: BLE001
+            self._record("statistics", "*", "*", exc)
+            return None
+        files.update(stats_files)
+        files.update(extra)
+        manifest["statistics"] = entry
+        return boot
+
     def _report_md(self, rows: list[ResultRow], outcome: RunOutcome) -> str:
         from ledbench.bench.results import results_frame
         from ledbench.reports.report import run_markdown
 
         df = results_frame(csv_bytes(rows, RESULT_COLUMNS), source=str(outcome.run_dir)) if rows else None
-        return run_markdown(df, outcome.manifest, run_name=outcome.run_dir.name)
+        return run_markdown(df, outcome.manifest, run_name=outcome.run_dir.name, stats=outcome.statistics)
 
     def _write_rank_errors(self, run_dir: Path) -> None:
         write_json(run_dir.parent / f".{run_dir.name}.rank{self.rank}.json",
@@ -648,8 +677,11 @@ class _RowCollector:
         self.enhancers, self.tasks = enhancers, tasks_by_name
         self.dataset, self.manifest_hash, self.n_total = dataset, manifest_hash, n_total
         self.record = record
+        self.stats_files: dict[str, bytes] = {}  # stats/<...>.npz: per-image sufficient statistics (bootstrap)
 
     def __call__(self, group: ScoreGroup, metrics: list[Any]) -> None:
+        from ledbench.reports.stats import sufficient_stats_file
+
         enh = self.enhancers.get(group.enhancer)
         task = self.tasks[group.task]
         ds = self.dataset
@@ -676,6 +708,14 @@ class _RowCollector:
                 for out_name, v in vals.items():
                     self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
                                                       group.protocol, out_name, iid, float(v)))
+            try:
+                got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
+                                            task=task.kind, task_model=task.name, protocol=group.protocol)
+            except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost
+                self.record("statistics", group.enhancer, "*", exc, task=group.task, metric=metric.name)
+                got = None
+            if got:
+                self.stats_files[got[0]] = got[1]
 
 
 #: what a run writes into its directory (besides the result files): never carried over from a previous run
