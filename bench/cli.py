@@ -54,39 +54,142 @@ def _split_runfile(args_tokens: list[str]) -> tuple[str | None, list[str]]:
 
 # -- list -------------------------------------------------------------------------------------------------------
 
+_KINDS = {"enhancer": "enhancers", "task": "tasks", "dataset": "datasets", "metric": "metrics"}
+
+
 def cmd_list(args) -> int:
-    kind = args.kind
-    if kind in ("enhancers", "enhancer"):
+    kind = _KINDS.get(args.kind, args.kind)
+    if kind == "weights":
+        return cmd_weights(argparse.Namespace(action="list", target=args.name, debug=args.debug))
+    if args.name:
+        print(describe(kind, args.name))
+        return 0
+    if kind == "enhancers":
         from ledbench.enhancers import enhancer_availability, list_enhancers
 
-        names = list_enhancers(args.filter, args.exclude)
-        for n in names:
-            ok, _ = enhancer_availability(n) if args.available or args.verbose else (True, "")
-            if args.available and not ok:
-                continue
-            print(f"{n:40s} {'available' if ok else 'weights missing'}" if args.verbose else n)
-    elif kind in ("tasks", "task"):
+        for n in list_enhancers(args.filter, args.exclude, available=args.available):
+            print(f"{n:40s} {'available' if enhancer_availability(n)[0] else 'weights missing'}"
+                  if args.verbose else n)
+    elif kind == "tasks":
         from ledbench.tasks import list_tasks, task_availability
 
-        for n in list_tasks(args.filter, args.exclude):
-            ok, _ = task_availability(n)
-            print(f"{n:32s} {'available' if ok else 'weights missing'}" if args.verbose else n)
-    elif kind in ("datasets", "dataset"):
-        from ledbench.datasets import list_datasets
+        for n in list_tasks(args.filter, args.exclude, available=args.available):
+            print(f"{n:32s} {'available' if task_availability(n)[0] else 'weights missing'}"
+                  if args.verbose else n)
+    elif kind == "datasets":
+        from ledbench.datasets import DATASETS, dataset_needs_root, list_datasets
 
-        print("\n".join(list_datasets(args.filter, args.exclude)))
-    elif kind in ("metrics", "metric"):
+        for n in list_datasets(args.filter, args.exclude, available=args.available):
+            if args.verbose:
+                where = f"needs {n}:ROOT" if dataset_needs_root(n) else "bundled"
+                print(f"{n:16s} {where:24s} {_first_line(DATASETS.get(n).__doc__)}")
+            else:
+                print(n)
+        if args.verbose:
+            print("\n`ledbench list datasets NAME` shows a dataset's folder layout and keys")
+    elif kind == "metrics":
         from ledbench.tasks.metrics import list_metrics, metric_directions
 
-        for n in list_metrics(args.filter, args.exclude):
+        for n in list_metrics(args.filter, args.exclude, available=args.available):
             if args.verbose:
                 dirs = metric_directions(n)
                 print(f"{n:24s} " + ", ".join(f"{k} {'↑' if v else '↓'}" for k, v in dirs.items()))
             else:
                 print(n)
-    elif kind == "weights":
-        return cmd_weights(argparse.Namespace(action="list", target=None, debug=args.debug))
     return 0
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+
+
+def _fields(config) -> list[str]:
+    """``key=value`` lines of a Config instance (or dataclass), in declaration order."""
+    import dataclasses
+
+    return [f"    {k}={v}" for k, v in _config_pairs(config)] if dataclasses.is_dataclass(config) else []
+
+
+def _weights_lines(tags: dict, default_tag: str | None = None) -> list[str]:
+    from ledbench.bench.weights import find_local
+
+    lines = []
+    for tag, spec in tags.items():
+        path = find_local(spec)
+        mark = " (default)" if tag == default_tag else ""
+        lines.append(f"    {tag}{mark}: {spec.filename}, {'present ' + str(path) if path else 'missing'}")
+        lines.append(f"        license: {spec.license}; source: {spec.source or spec.url or spec.hf_repo or '-'}")
+        if spec.config:
+            lines.append(f"        config: {spec.config}")
+    return lines
+
+
+def describe(kind: str, name: str) -> str:
+    """One registry entry in detail (``ledbench list KIND NAME``): class, summary, config fields with the values
+    this name builds with, weights tags (file, license, source, whether present), and for datasets the layout."""
+    import dataclasses
+
+    from ledbench.bench.plugin import build_plan
+
+    lines = []
+    if kind in ("enhancers", "tasks"):
+        if kind == "enhancers":
+            from ledbench.enhancers import ENHANCERS as reg
+            from ledbench.enhancers import enhancer_availability as availability
+        else:
+            from ledbench.tasks import TASKS as reg
+            from ledbench.tasks import task_availability as availability
+        if "+" in name:  # a cascade: describe each stage
+            return "\n\n".join([f"{name}: cascade, stages applied left to right"]
+                                 + [describe(kind, stage) for stage in name.split("+")])
+        cls, config, tag, _ = build_plan(reg, name)
+        ok, why = availability(name)
+        lines += [f"{name}  ({reg.origin(name)})", f"  {cls.summary or _first_line(cls.__doc__)}",
+                  f"  tag: {tag or cls.default_tag or '-'}; {'available offline' if ok else 'not available: ' + why}",
+                  "  config (key=value overrides; values this name builds with):"]
+        lines += _fields(config) or ["    (none)"]
+        tags = reg.tags(reg.lookup(name)[0])
+        if tags:
+            lines.append("  weights tags:")
+            lines += _weights_lines(tags, cls.default_tag)
+    elif kind == "metrics":
+        from ledbench.tasks.metrics import METRICS, create_metric, metric_availability
+
+        m = create_metric(name)
+        ok, why = metric_availability(name)
+        cls = type(m)
+        lines += [f"{name}  ({METRICS.origin(name)})", f"  {cls.summary or _first_line(cls.__doc__)}",
+                  "  outputs: " + ", ".join(f"{k} ({'higher' if v else 'lower'} is better)"
+                                            for k, v in cls.directions.items()),
+                  f"  scores: {cls.task_kind} predictions; needs a reference: "
+                  f"{'yes' if cls.requires_reference else 'no'}",
+                  f"  {'available offline' if ok else 'not available: ' + why}",
+                  "  config (key=value overrides):"]
+        lines += _fields(m.config) or ["    (none)"]
+        tags = getattr(cls, "weights_tags", None) or {}
+        if tags:
+            lines.append("  weights:")
+            lines += _weights_lines(tags)
+    elif kind == "datasets":
+        from ledbench.datasets import DATASETS, dataset_needs_root
+
+        cls = DATASETS.get(name)
+        entry = DATASETS.entry(name)
+        fixed = entry.meta.get("config", {})
+        config = dataclasses.replace(cls.Config(), **fixed) if fixed else cls.Config()
+        lines += [f"{entry.name}  ({DATASETS.origin(name)})",
+                  f"  use: dataset={entry.name}:ROOT" if dataset_needs_root(name) else
+                  f"  use: dataset={entry.name} (bundled, no download)", "", "  " + (cls.__doc__ or "").strip()]
+        layout = (getattr(cls.Config, "__doc__", "") or "").strip()
+        if layout and not layout.startswith(cls.Config.__name__ + "("):  # a real docstring, not the dataclass repr
+            lines += ["", "  " + layout]
+        module_doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n", 1)
+        if len(module_doc) > 1 and module_doc[1].strip():  # the module's notes: folder layouts, protocols
+            lines += ["", f"  from {cls.__module__}:", textwrap.indent(module_doc[1].strip(), "  ")]
+        lines += ["", "  config (dataset_args / key=value):"] + (_fields(config) or ["    (none)"])
+    else:
+        raise LedbenchError(f"`ledbench list {kind} NAME` describes enhancers, tasks, datasets or metrics")
+    return "\n".join(lines)
 
 
 # -- run --------------------------------------------------------------------------------------------------------
@@ -149,6 +252,14 @@ def print_run_notes(outcome, verbose: bool = False) -> None:
               "manifest.json")
 
 
+def _check_device(spec) -> str:
+    """``spec`` as a device that exists here (``auto`` resolved, with a notice when it falls back to the CPU); a
+    one-line error for ``cuda`` without CUDA, ``cuda:7`` on a 1-GPU machine, ``gpu``."""
+    from ledbench.bench.device import check_device
+
+    return str(check_device(spec, notice=lambda m: print(f"ledbench: {m}", file=sys.stderr)))
+
+
 # -- enhance ----------------------------------------------------------------------------------------------------
 
 def cmd_enhance(args) -> int:
@@ -159,7 +270,8 @@ def cmd_enhance(args) -> int:
     from ledbench.enhancers import create_enhancer
 
     src, dst = Path(args.input_dir), Path(args.output_dir)
-    enh = create_enhancer(args.enhancer, weights=args.weights, device=args.device, download=args.download,
+    device = _check_device(args.device)
+    enh = create_enhancer(args.enhancer, weights=args.weights, device=device, download=args.download,
                           tile=args.tile, amp=args.amp, trust_weights=args.trust_weights,
                           **_overrides(args.overrides))
     if not src.exists():
@@ -198,8 +310,13 @@ def cmd_enhance(args) -> int:
 # -- synth / train / profile (delegated to their modules) -------------------------------------------------------
 
 def cmd_synth(args) -> int:
+    from ledbench.bench.errors import InputError
     from ledbench.datasets.synthesis import grid_main, synth_main
 
+    if not args.grid and Path(args.sharp_dir).is_file():
+        raise InputError(f"synth: {args.sharp_dir!r} is a file, not a folder of sharp images; pass a folder "
+                         f"(ledbench synth sharp/ out/), or for one image's severity grid: "
+                         f"ledbench synth {args.sharp_dir} grid.png --grid")
     if args.grid:
         return int(grid_main(args.sharp_dir, args.out_dir, _overrides(args.overrides)) or 0)
     return int(synth_main(args.sharp_dir, args.out_dir, _overrides(args.overrides)) or 0)
@@ -219,7 +336,10 @@ def cmd_profile(args) -> int:
 
     from ledbench.bench.profile import format_table, profile_many
 
-    rows = profile_many(args.enhancer, _overrides(args.overrides))
+    overrides = _overrides(args.overrides)
+    if "device" in overrides:
+        overrides["device"] = _check_device(overrides["device"])
+    rows = profile_many(args.enhancer, overrides)
     print(json.dumps(rows, indent=2, default=str) if args.json else format_table(rows))
     return 0
 
@@ -335,6 +455,100 @@ def cmd_weights(args) -> int:
     raise LedbenchError(f"unknown weights action {args.action!r}")
 
 
+# -- help: the keys of each verb, read from the code that takes them ---------------------------------------------
+
+_ARGV: list[str] = []  # the command line being parsed (lets `ledbench enhance NAME --help` show NAME's keys)
+
+
+class _VerbParser(argparse.ArgumentParser):
+    """A verb's parser whose help ends with its ``key=value`` keys, computed only when help is shown (``keys``: a
+    function of the command line returning text), so building the parser imports nothing heavy."""
+
+    def __init__(self, *args, keys=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keys = keys
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.keys is None:
+            return text
+        try:
+            extra = self.keys(_ARGV)
+        except Exception as exc:  # noqa: BLE001 - help must print even when a name is wrong
+            extra = f"keys: cannot list them ({exc})"
+        return text.rstrip("\n") + "\n\n" + extra + "\n"
+
+
+def _wrap_keys(title: str, pairs: list[tuple[str, object]]) -> str:
+    body = ", ".join(f"{k}={v}" for k, v in pairs) if pairs else "(none)"
+    return textwrap.fill(body, width=110, initial_indent="  ", subsequent_indent="  ",
+                         break_on_hyphens=False, break_long_words=False).join([title + "\n", ""])
+
+
+def _config_pairs(config) -> list[tuple[str, object]]:
+    import dataclasses
+
+    out = []
+    for f in dataclasses.fields(config):
+        if isinstance(config, type):
+            v = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
+        else:
+            v = getattr(config, f.name)
+        if isinstance(v, (tuple, list)):
+            v = ",".join(map(str, v))
+        out.append((f.name, v))
+    return out
+
+
+def _positional_after(argv: list[str], verb: str) -> str | None:
+    """The first positional after ``verb`` on the command line (the enhancer of ``enhance NAME --help``)."""
+    if verb not in argv:
+        return None
+    rest = [a for a in argv[argv.index(verb) + 1:] if not a.startswith("-") and "=" not in a]
+    return rest[0] if rest else None
+
+
+def _enhancer_config_text(name: str | None, verb: str) -> str:
+    if not name:
+        return (f"enhancer keys: the fields of the enhancer's Config; `ledbench {verb} NAME --help` lists\n"
+                "NAME's with their defaults (also `ledbench list enhancers NAME`)")
+    from ledbench.bench.plugin import build_plan
+    from ledbench.enhancers import ENHANCERS
+
+    pairs = [p for stage in name.split("+") for p in _config_pairs(build_plan(ENHANCERS, stage)[1])]
+    return _wrap_keys(f"keys of {name} (key=value, defaults shown):", pairs)
+
+
+def _enhancer_keys(argv: list[str]) -> str:
+    return _enhancer_config_text(_positional_after(argv, "enhance"), "enhance")
+
+
+def _profile_keys(argv: list[str]) -> str:
+    from ledbench.bench.profile import PROFILE_KEYS
+
+    return ("profile keys (key=value): " + ", ".join(PROFILE_KEYS) + "\n"
+            + _enhancer_config_text(_positional_after(argv, "profile"), "profile"))
+
+
+def _synth_keys(argv: list[str]) -> str:
+    from ledbench.datasets.synthesis import GRID_KEYS, SYNTH_KEYS
+
+    lines = ["keys (key=value):"] + [f"  {k:13s} {v}" for k, v in SYNTH_KEYS.items()]
+    lines += ["keys with --grid:"] + [f"  {k:13s} {v}" for k, v in GRID_KEYS.items()]
+    return "\n".join(lines)
+
+
+def _train_keys(argv: list[str]) -> str:
+    from ledbench.enhancers.dap_led import DAPLEDConfig
+    from ledbench.enhancers.dap_led_train import TrainConfig
+
+    return (_wrap_keys("training keys (run file or key=value; TrainConfig, defaults shown):",
+                       _config_pairs(TrainConfig)) + "\n"
+            + _wrap_keys("model keys (under model: in the run file, or model.KEY=value / flat; DAPLEDConfig):",
+                         _config_pairs(DAPLEDConfig)))
+
+
 # -- parser -----------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -345,18 +559,23 @@ def build_parser() -> argparse.ArgumentParser:
         everything and writes tables, plots and regression verdicts."""))
     p.add_argument("--version", action="version", version=f"ledbench {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", parser_class=_VerbParser)
 
     s = sub.add_parser("list", help="list registered enhancers, tasks, datasets, metrics or weights",
                        formatter_class=fmt, epilog="examples:\n  ledbench list enhancers --filter 'zero*'\n"
-                       "  ledbench list metrics -v")
+                       "  ledbench list metrics -v\n  ledbench list enhancers sci.medium -v\n"
+                       "  ledbench list datasets lolblur")
     s.add_argument("kind", nargs="?", default="enhancers",
                    choices=["enhancers", "tasks", "datasets", "metrics", "weights",
                             "enhancer", "task", "dataset", "metric"])
+    s.add_argument("name", nargs="?", help="one entry to describe in detail: config fields with defaults, weights "
+                                           "tags (file, license, source, present?), a dataset's folder layout")
     s.add_argument("--filter", help="shell wildcard, e.g. 'zero*'")
     s.add_argument("--exclude", help="shell wildcard to drop")
-    s.add_argument("--available", action="store_true", help="only entries whose weights are present")
-    s.add_argument("-v", "--verbose", action="store_true", help="show availability / metric direction")
+    s.add_argument("--available", action="store_true",
+                   help="only entries usable offline now (weights present; datasets: bundled)")
+    s.add_argument("-v", "--verbose", action="store_true",
+                   help="show availability / metric direction / dataset summary")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("run", help="run a benchmark (no argument: the embedded default, synth_mini)",
@@ -374,13 +593,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a progress bar per stage and model, and every skipped entry with its reason")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("enhance", help="enhance a folder of images", formatter_class=fmt,
+    s = sub.add_parser("enhance", help="enhance a folder of images", formatter_class=fmt, keys=_enhancer_keys,
                        epilog="examples:\n  ledbench enhance sci.medium night/ out/\n"
                               "  ledbench enhance gamma photo.jpg out/ gamma=0.4")
     s.add_argument("enhancer")
     s.add_argument("input_dir")
     s.add_argument("output_dir")
-    s.add_argument("overrides", nargs="*", metavar="key=value", help="config fields of the enhancer")
+    s.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config fields of the enhancer (`ledbench enhance NAME --help` lists them)")
     s.add_argument("--weights", help="a local weights file or a weights tag")
     s.add_argument("--device", default="auto")
     s.add_argument("--tile", type=int, default=0, help="tile size for large images (0: whole image)")
@@ -393,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_enhance)
 
     s = sub.add_parser("synth", help="make a low-light + motion-blur dataset from sharp images",
-                       formatter_class=fmt,
+                       formatter_class=fmt, keys=_synth_keys,
                        epilog="examples:\n  ledbench synth sharp/ out/ severity=4 seed=0\n"
                               "  ledbench synth photo.jpg grid.png --grid     # one image across severities 1..5, "
                               "with measured statistics")
@@ -404,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("train", help="train DAP-LED (torchrun-ready)", formatter_class=fmt,
+    s = sub.add_parser("train", help="train DAP-LED (torchrun-ready)", formatter_class=fmt, keys=_train_keys,
                        epilog="examples:\n  ledbench train dap_led runs/dap_led_train_synth.yaml\n"
                               "  torchrun --nproc_per_node 4 -m ledbench.bench.cli train dap_led RUN.yaml")
     s.add_argument("model")
@@ -462,6 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_weights)
 
     s = sub.add_parser("profile", help="params, GMACs, latency, peak memory of enhancers", formatter_class=fmt,
+                       keys=_profile_keys,
                        epilog="examples:\n  ledbench profile restormer,nafnet size=256,512\n"
                               "  ledbench profile dap_led preset=base size=256 --json")
     s.add_argument("enhancer", help="enhancer name(s), comma-separated")
@@ -473,6 +694,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value tokens may come after options (`ledbench enhance x in out --device cpu gamma=0.4`)

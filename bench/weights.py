@@ -196,9 +196,29 @@ def resolve_weights(spec: WeightsSpec, explicit: str | os.PathLike | None = None
         if verify:
             verify_file(path, spec)
         return path
-    if download and spec.can_download and network_available():
+    if download and spec.can_download:
+        if not network_available():
+            raise WeightsUnavailable(offline_message(spec, what))
         return download_weights(spec, what=what)
     raise WeightsUnavailable(unavailable_message(spec, what))
+
+
+def download_url(spec: WeightsSpec) -> str:
+    """Where ``spec`` downloads from (its URL, or the Hugging Face file URL)."""
+    return spec.url or f"https://huggingface.co/{spec.hf_repo}/resolve/main/{spec.filename}"
+
+
+def offline_message(spec: WeightsSpec, what: str, why: str = "") -> str:
+    """A download that cannot happen because the network is unreachable (or offline mode is set): what to do on
+    another machine instead of pointing back at ``ledbench weights fetch``."""
+    url = download_url(spec)
+    host = urllib.parse.urlparse(url).hostname or url
+    user_offline = os.environ.get("LEDBENCH_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    cause = ("offline mode is set (LEDBENCH_OFFLINE)" if user_offline
+             else f"the network is unreachable from here{f' ({why})' if why else ''}")
+    return (f"cannot download weights for {what}: cannot reach {host}: {cause}; download {url} on a machine with "
+            f"internet and run `ledbench weights import DIR` here (DIR: the folder holding {spec.filename}), or "
+            "pass weights=PATH")
 
 
 def download_weights(spec: WeightsSpec, *, what: str | None = None) -> Path:
@@ -213,6 +233,8 @@ def download_weights(spec: WeightsSpec, *, what: str | None = None) -> Path:
 
             got = Path(hf_hub_download(spec.hf_repo, spec.filename))
         except Exception as exc:
+            if _unreachable(exc):
+                raise WeightsUnavailable(offline_message(spec, what, type(exc).__name__)) from None
             raise WeightsUnavailable(f"download of {spec.filename} for {what} from {spec.hf_repo} failed: {exc}; "
                                      + unavailable_message(spec, what)) from None
         verify_file(got, spec)
@@ -241,12 +263,26 @@ def download_weights(spec: WeightsSpec, *, what: str | None = None) -> Path:
                                 f"{spec.sha256}; refusing it")
         os.replace(tmp, target)
     except (OSError, ValueError) as exc:
+        if _unreachable(exc):
+            raise WeightsUnavailable(offline_message(spec, what, str(getattr(exc, "reason", exc)))) from None
         raise WeightsUnavailable(f"download of {spec.filename} from {spec.url} failed ({exc}); "
                                  + unavailable_message(spec, what)) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """A connection that could not be made (no route, DNS failure, refused, timed out, hub offline mode), as
+    opposed to a server that answered with an error."""
+    import urllib.error
+
+    if isinstance(exc, urllib.error.HTTPError):
+        return False
+    if isinstance(exc, (urllib.error.URLError, socket.timeout, socket.gaierror, ConnectionError, TimeoutError)):
+        return True
+    return type(exc).__name__ in ("OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectError")
 
 
 def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) -> list[tuple[str, Path, str]]:

@@ -14,7 +14,8 @@ from typing import Any
 from ledbench.bench.config import build_config
 from ledbench.datasets.registry import DATASETS
 
-__all__ = ["DATASETS", "create_dataset", "list_datasets", "parse_dataset_spec"]
+__all__ = ["DATASETS", "create_dataset", "dataset_needs_root", "list_datasets", "parse_dataset_spec"]
+
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"lolblur:/data/LOLBlur"`` -> ``("lolblur", {"root": "/data/LOLBlur"})``; ``"synth_mini"`` -> no root."""
@@ -47,5 +48,19 @@ def create_dataset(spec: str, **overrides: Any):
     return dataset
 
 
-def list_datasets(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    return DATASETS.names(filter, exclude)
+def list_datasets(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
+                  available: bool = False) -> list[str]:
+    """Registered dataset names, naturally sorted; wildcards filter. ``available=True`` keeps only the datasets
+    usable without a path, i.e. whose data ships with ledbench (``synth_mini``); the others need ``name:ROOT``."""
+    names = DATASETS.names(filter, exclude)
+    return [n for n in names if not dataset_needs_root(n)] if available else names
+
+
+def dataset_needs_root(name: str) -> bool:
+    """Whether dataset ``name`` reads its data from a user folder (``name:ROOT``), i.e. its Config has a ``root``
+    without a default (imports the dataset class)."""
+    import dataclasses
+
+    cls = DATASETS.get(name)
+    fixed = DATASETS.entry(name).meta.get("config", {})
+    return any(f.name == "root" and not fixed.get("root", f.default) for f in dataclasses.fields(cls.Config))

@@ -375,6 +375,15 @@ def regenerate(sharp: np.ndarray, params: dict) -> np.ndarray:
 
 # -- `ledbench synth SHARP_DIR OUT_DIR` --------------------------------------------------------------------------
 
+#: ``ledbench synth`` keys (``key=value``) and what they do; ``--grid`` takes ``GRID_KEYS`` (also shown by --help).
+SYNTH_KEYS = {"severity": "1..5 or a list like 1,3,5 (one sub-folder s<k> per level); default 3",
+              "seed": "base seed; each image uses seed + crc32(its relative path); default 0",
+              "jpeg_quality": "JPEG-compress the output at this quality (default: none)",
+              "crf": "camera response: gamma2.2 | srgb | linear (default gamma2.2)",
+              "limit": "only the first N images (default: all)"}
+GRID_KEYS = {"seed": "seed of the degradations; default 0"}
+
+
 def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrides: dict) -> int:
     """Degrade every image under ``sharp_dir`` into ``out_dir`` (returns a process exit code).
 
@@ -391,7 +400,7 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
     from ledbench.bench.imageio import is_image_file, read_image, write_png
 
     overrides = dict(overrides or {})
-    valid = {"severity", "seed", "jpeg_quality", "crf", "limit"}
+    valid = set(SYNTH_KEYS)
     unknown = set(overrides) - valid
     if unknown:
         raise ConfigError(f"unknown key(s) {sorted(unknown)} for synth; valid keys: {sorted(valid)}")
@@ -490,9 +499,9 @@ def grid_main(image: str | os.PathLike, out_png: str | os.PathLike, overrides: d
     from ledbench.bench.files import write_json
     from ledbench.bench.imageio import read_image, write_png
 
-    unknown = set(overrides or {}) - {"seed"}
+    unknown = set(overrides or {}) - set(GRID_KEYS)
     if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)} for synth --grid; valid keys: ['seed']")
+        raise ConfigError(f"unknown key(s) {sorted(unknown)} for synth --grid; valid keys: {sorted(GRID_KEYS)}")
     seed = int((overrides or {}).get("seed", 0))
     sharp = read_image(image)
     grid, params = severity_grid(sharp, seed=seed)

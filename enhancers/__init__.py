@@ -91,13 +91,21 @@ def enhancer_availability(name: str) -> tuple[bool, str]:
 
 
 def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
-                   cascades: bool = True) -> list[str]:
+                   cascades: bool = True, available: bool = False) -> list[str]:
     """Registered enhancer names (``arch`` and every declared ``arch.tag``), then the standard cascades (``a+b``),
     each group naturally sorted; ``filter``/``exclude`` are shell-style wildcards. Listing tags imports the classes
-    whose tags can match ``filter``."""
+    whose tags can match ``filter``. ``available=True`` keeps only the names that can be built offline now (no
+    weights needed, or their weights file is present locally: :func:`enhancer_availability`)."""
     names = ENHANCERS.names(filter, exclude)
     if cascades:
         from ledbench.enhancers._catalog_cascades import standard_cascades
 
         names += [c for c in standard_cascades(filter, exclude) if c not in names]
-    return names
+    return [n for n in names if _available(n)] if available else names
+
+
+def _available(name: str) -> bool:
+    try:
+        return enhancer_availability(name)[0]
+    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
+        return False

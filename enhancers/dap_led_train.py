@@ -722,9 +722,9 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
     world, rank, local = _dist_env()
     if tcfg.threads:
         torch.set_num_threads(int(tcfg.threads))
-    from ledbench.enhancers.base import resolve_device
+    from ledbench.bench.device import check_device  # one-line error for cuda without CUDA, cuda:7, gpu
 
-    device = resolve_device(tcfg.device)
+    device = check_device(tcfg.device, notice=lambda m: print(f"dap_led train: {m}", file=sys.stderr, flush=True))
     if world > 1:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():

@@ -51,6 +51,16 @@ def task_availability(name: str) -> tuple[bool, str]:
     return cls.availability(meta.get("tag"), what=f"{key}.{tag}" if tag else key)
 
 
-def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    """Registered task names (``arch`` and every declared ``arch.tag``), naturally sorted; wildcards filter."""
-    return TASKS.names(filter, exclude)
+def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
+               available: bool = False) -> list[str]:
+    """Registered task names (``arch`` and every declared ``arch.tag``), naturally sorted; wildcards filter.
+    ``available=True`` keeps only the names whose weights are present offline (:func:`task_availability`)."""
+    names = TASKS.names(filter, exclude)
+    return [n for n in names if _available(n)] if available else names
+
+
+def _available(name: str) -> bool:
+    try:
+        return task_availability(name)[0]
+    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
+        return False

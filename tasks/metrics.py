@@ -7,6 +7,8 @@ Semantics live on the metric, not in the run: ``directions`` maps each output na
 
     from ledbench.tasks.metrics import create_metric, list_metrics
     m = create_metric("psnr"); m.update(pred, ref, "img1"); m.compute()   # {"psnr": ...}
+    create_metric("psnr")(pred, ref)            # one image, nothing accumulated: a float (one output) ...
+    create_metric("depth")(pred, gt)             # ... or a dict of that image's values (several outputs)
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, ClassVar
 from ledbench.bench.config import NoConfig, build_config, config_hash, config_to_dict
 from ledbench.tasks.registry import METRICS
 
-__all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_directions"]
+__all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_availability",
+           "metric_directions"]
 
 
 class _DirectionsAlias:
@@ -59,6 +62,18 @@ class Metric:
 
     def reset(self) -> None:
         self._per_image: dict[str, dict[str, float]] = {}
+
+    def __call__(self, pred: Any, target: Any = None) -> dict[str, float]:
+        """Score one image on its own and return ``{output: value}``; the accumulator is left untouched.
+
+        A dataset-level metric (mAP, mIoU) is computed on a fresh copy holding only this image.
+        :class:`PerImageMetric` returns a bare float when it has a single output."""
+        import copy
+
+        one = copy.copy(self)  # shares loaded models; reset() gives the copy its own (empty) state
+        one.reset()
+        one.update(pred, target, "image")
+        return one.compute()
 
     def update(self, pred: Any, target: Any, image_id: str) -> None:
         raise NotImplementedError
@@ -113,6 +128,14 @@ class PerImageMetric(Metric):
     def score(self, pred: Any, target: Any) -> dict[str, float] | float:
         raise NotImplementedError
 
+    def __call__(self, pred: Any, target: Any = None) -> dict[str, float] | float:
+        """This image's value: a float for a single-output metric (``create_metric("psnr")(pred, ref)``), else
+        ``{output: value}``. Exactly what :meth:`update` would record for it; nothing is recorded."""
+        value = self.score(pred, target)
+        values = ({k: float(v) for k, v in value.items()} if isinstance(value, dict)
+                  else {next(iter(self.directions)): float(value)})
+        return next(iter(values.values())) if len(self.directions) == 1 and len(values) == 1 else values
+
     def update(self, pred: Any, target: Any, image_id: str) -> None:
         value = self.score(pred, target)
         if not isinstance(value, dict):
@@ -138,8 +161,32 @@ def create_metric(name: str, **overrides: Any) -> Metric:
     return cls(config, name=entry.name)
 
 
-def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str] | None = None) -> list[str]:
-    return METRICS.names(filter, exclude)
+def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str] | None = None, *,
+                 available: bool = False) -> list[str]:
+    """Registered metric names, naturally sorted; wildcards filter. ``available=True`` keeps only the metrics
+    whose weights are present offline (:func:`metric_availability`)."""
+    names = METRICS.names(filter, exclude)
+    return [n for n in names if _available(n)] if available else names
+
+
+def _available(name: str) -> bool:
+    try:
+        return metric_availability(name)[0]
+    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
+        return False
+
+
+def metric_availability(name: str) -> tuple[bool, str]:
+    """``(True, "")`` when metric ``name`` needs no weights or every file of its ``weights_tags`` is present
+    locally (packaged or imported; no hashing, no network), else ``(False, how to get the first missing one)``.
+    Strict on purpose: a metric with several declared files (LPIPS: VGG and AlexNet trunks) is listed only when
+    all are here."""
+    from ledbench.bench.weights import find_local, unavailable_message
+
+    for tag, spec in (getattr(METRICS.get(name), "weights_tags", None) or {}).items():
+        if find_local(spec) is None:
+            return False, unavailable_message(spec, f"{name.split('.')[0]}.{tag}")
+    return True, ""
 
 
 def metric_directions(name: str) -> dict[str, bool]:
