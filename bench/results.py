@@ -2,7 +2,8 @@
 
 A run directory holds:
 
-- ``results.csv``: one :class:`ResultRow` per enhancer x dataset x split x task x task_model x protocol x metric;
+- ``results.csv``: one :class:`ResultRow` per enhancer x dataset x split x task x protocol x metric (``task`` is the
+  task's registry name, ``task_kind`` its family);
   ``value`` is always a float, ``higher_is_better`` a bool (from the metric, never from the run).
 - ``per_image.csv``: one :class:`PerImageRow` per image and metric (the lm-eval ``samples_*.jsonl`` role).
 - ``manifest.json``: provenance (see :mod:`ledbench.bench.provenance`), the run config and skipped entries.
@@ -39,8 +40,8 @@ class ResultRow:
     dataset: str
     dataset_manifest_hash: str
     split: str
-    task: str            # task kind: quality | detection | segmentation | depth
-    task_model: str      # registry name of the task model ("quality" for image quality)
+    task_kind: str       # quality | detection | segmentation | depth
+    task: str            # the task's registry name (det_yolo_fastest, ...; "quality" for image quality)
     task_config_hash: str
     protocol: str        # one of PROTOCOLS
     metric: str
@@ -57,8 +58,8 @@ class PerImageRow:
     enhancer: str
     dataset: str
     split: str
+    task_kind: str
     task: str
-    task_model: str
     protocol: str
     metric: str
     image_id: str
@@ -67,7 +68,16 @@ class PerImageRow:
 
 RESULT_COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
 PER_IMAGE_COLUMNS = [f.name for f in dataclasses.fields(PerImageRow)]
-KEY_COLUMNS = ["enhancer", "dataset", "split", "task", "task_model", "protocol", "metric"]
+KEY_COLUMNS = ["enhancer", "dataset", "split", "task_kind", "task", "protocol", "metric"]
+#: results files written before the rename (format 1) called the kind ``task`` and the registry name ``task_model``
+LEGACY_COLUMNS = {"task": "task_kind", "task_model": "task"}
+
+
+def normalize_columns(df):
+    """A results / per-image frame in today's column names (older files: ``task`` = kind, ``task_model`` = name)."""
+    if "task_model" in df.columns and "task_kind" not in df.columns:
+        df = df.rename(columns=LEGACY_COLUMNS)
+    return df
 
 
 def csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
@@ -104,6 +114,7 @@ def results_frame(data: bytes, source: str = ""):
     df = pd.read_csv(io.BytesIO(data), dtype={"weights_sha256": str, "enhancer_config_hash": str,
                                               "task_config_hash": str, "dataset_manifest_hash": str, "run_id": str},
                      keep_default_na=False, na_values={"value": ["nan"], "stderr": ["nan"]})
+    df = normalize_columns(df)
     df["source"] = source
     df["value"] = df["value"].astype(float)
     df["stderr"] = pd.to_numeric(df["stderr"], errors="coerce")
@@ -130,4 +141,5 @@ def read_results(*paths: str | Path):
 def read_per_image(run_dir: str | Path):
     import pandas as pd
 
-    return pd.read_csv(Path(run_dir) / "per_image.csv", keep_default_na=False, na_values={"value": ["nan"]})
+    return normalize_columns(pd.read_csv(Path(run_dir) / "per_image.csv", dtype={"image_id": str},
+                                         keep_default_na=False, na_values={"value": ["nan"]}))

@@ -334,7 +334,7 @@ class Runner:
 
     def _explain_empty_cells(self, rows: list[ResultRow], enhancer_names: list[str], tasks: list[Any]) -> None:
         """A reason for every requested (enhancer, task, metric) that has no row and no reason yet."""
-        have = {(r.enhancer, r.task_model) for r in rows}
+        have = {(r.enhancer, r.task) for r in rows}
         explained = {(n["task"], n["metric"]) for n in self.not_scored}
         skipped_metrics = {s.name for s in self.skipped if s.kind == "metric"}
         failed = {(e["enhancer"], e.get("task", "")) for e in self.errors}
@@ -700,7 +700,7 @@ class _RowCollector:
                     enhancer=group.enhancer, enhancer_config_hash=enh.config_hash if enh else "",
                     weights_sha256=(enh.weights_sha256 or "") if enh else "",
                     dataset=ds.name, dataset_manifest_hash=self.manifest_hash, split=ds.split,
-                    task=task.kind, task_model=task.name, task_config_hash=task.config_hash,
+                    task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
                     protocol=group.protocol, metric=out_name, value=float(values[out_name]),
                     stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
                     n_images=metric.n_images, n_images_total=self.n_total))
@@ -710,7 +710,7 @@ class _RowCollector:
                                                       group.protocol, out_name, iid, float(v)))
             try:
                 got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
-                                            task=task.kind, task_model=task.name, protocol=group.protocol)
+                                            task_kind=task.kind, task=task.name, protocol=group.protocol)
             except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost
                 self.record("statistics", group.enhancer, "*", exc, task=group.task, metric=metric.name)
                 got = None

@@ -380,7 +380,7 @@ def select_images(per_image, metric: str, k: int = 4, which: str = "worst", *, e
 
     sub = per_image[per_image["metric"] == metric]
     if task is not None:
-        sub = sub[(sub["task"] == task) | (sub["task_model"] == task)]
+        sub = sub[(sub["task_kind"] == task) | (sub["task"] == task)]
     if sub.empty:
         raise InputError(f"no per-image values for metric {metric!r}; have {sorted(per_image['metric'].unique())}")
     if higher_is_better is None:

@@ -82,7 +82,7 @@ def _enh_order(names) -> list[str]:
 def _select(df, metric: str, task: str | None = None, protocol: str | None = None):
     sub = df[df["metric"] == metric]
     if task is not None:
-        sub = sub[(sub["task"] == task) | (sub["task_model"] == task)]
+        sub = sub[(sub["task_kind"] == task) | (sub["task"] == task)]
     if protocol is not None:
         sub = sub[sub["protocol"] == protocol]
     if sub.empty:
@@ -196,7 +196,7 @@ def plot_quality_vs_task(df, quality_metric: str, task_metric: str, out: str | P
 
     q = aggregate(_select(df, quality_metric))
     t = aggregate(_select(df, task_metric, task))
-    if q["dataset"].nunique() > 1 or t["task_model"].nunique() > 1:
+    if q["dataset"].nunique() > 1 or t["task"].nunique() > 1:
         raise InputError(f"{quality_metric}/{task_metric} span several datasets or task models; filter the "
                          "results first (e.g. df[df.dataset == 'lolblur'])")
     qv = dict(zip(q["enhancer"], q["value"]))
@@ -276,7 +276,7 @@ _CLASS_RE = re.compile(r"^(?P<base>iou|ap|ap50|acc|recall|precision|f1)[_/](?P<c
 
 def per_class_metrics(df, task: str | None = None) -> dict[str, list[str]]:
     """Group per-class metric names by family: ``{"iou": ["iou_road", "iou_car"], ...}`` (first-seen order)."""
-    sub = df if task is None else df[(df["task"] == task) | (df["task_model"] == task)]
+    sub = df if task is None else df[(df["task_kind"] == task) | (df["task"] == task)]
     out: dict[str, list[str]] = {}
     for m in dict.fromkeys(sub["metric"]):
         mm = _CLASS_RE.match(str(m))
@@ -298,7 +298,7 @@ def plot_per_class(df, out: str | Path, *, family: str = "iou", task: str | None
                          + (f" for task {task!r}" if task else ""))
     sub = df[df["metric"].isin(metrics)]
     if task is not None:
-        sub = sub[(sub["task"] == task) | (sub["task_model"] == task)]
+        sub = sub[(sub["task_kind"] == task) | (sub["task"] == task)]
     agg = aggregate(sub)
     names = _enh_order(agg["enhancer"]) if enhancers is None else list(enhancers)
     classes = [m.split("_", 1)[1] if "_" in m else m.split("/", 1)[1] for m in metrics]

@@ -1,8 +1,9 @@
 """CI regression checks: compare a run's results with a committed baseline, direction-aware.
 
 The baseline is a results CSV in the :class:`ledbench.bench.results.ResultRow` format (``update_baseline`` writes
-one from a run, rows sorted by key). Rows are matched on ``KEY_COLUMNS`` (enhancer, dataset, split, task,
-task_model, protocol, metric). A metric is *worse* when it moved against its direction (``higher_is_better``) by
+one from a run, rows sorted by key). Rows are matched on ``KEY_COLUMNS`` (enhancer, dataset, split, task_kind,
+task, protocol, metric; results files of format 1, with ``task``/``task_model``, are read too). A metric is *worse*
+when it moved against its direction (``higher_is_better``) by
 more than its tolerance:
 
 - higher is better: ``baseline - current > tol``; lower is better: ``current - baseline > tol``;
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.bench.results import KEY_COLUMNS
+from ledbench.bench.results import KEY_COLUMNS, LEGACY_COLUMNS
 
 __all__ = ["DEFAULT_TOL", "REQUIRED_COLUMNS", "Tolerance", "check_tolerance_keys", "parse_tolerances",
            "read_results_file", "regress", "update_baseline"]
@@ -102,6 +103,8 @@ def read_results_file(path: str | Path, what: str = "results"):
             header = pd.read_csv(f, nrows=0, encoding="utf-8").columns
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise InputError(f"{what} file {str(f)!r} is not a readable CSV ({type(exc).__name__}); {hint}") from None
+        if "task_model" in header and "task_kind" not in header:  # a results file of format 1 (before the rename)
+            header = [LEGACY_COLUMNS.get(c, c) for c in header]
         absent = [c for c in REQUIRED_COLUMNS if c not in header]
         if absent:
             kind = "a per-image file" if "image_id" in header else "not a results file"
@@ -128,8 +131,12 @@ def check_tolerance_keys(tol: Mapping[str, object], metrics: set[str]) -> None:
         raise ConfigError(f"--tol {key}=...: no metric {key!r} in the run or the baseline{hint}")
 
 
-def _lookup_tol(task: str, metric: str, tol: Mapping[str, Tolerance], default: Tolerance) -> Tolerance:
-    full = f"{task}.{metric}"
+def _lookup_tol(kind: str, metric: str, tol: Mapping[str, Tolerance], default: Tolerance, *,
+                task: str = "") -> Tolerance:
+    """``task.metric`` (registry name) or ``kind.metric`` (``detection.map50``), then ``metric``, then patterns."""
+    if task and f"{task}.{metric}" in tol:
+        return tol[f"{task}.{metric}"]
+    full = f"{kind}.{metric}"
     for key in (full, metric):  # exact matches first
         if key in tol:
             return tol[key]
@@ -183,8 +190,8 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
     dflt = _tol(default_tol)
     cur = read_results_file(run_dir, "run results")
     base = read_results_file(baseline_csv, "baseline")
-    metrics = {name for df in (cur, base) for task, metric in zip(df["task"], df["metric"])
-               for name in (str(metric), f"{task}.{metric}")}
+    metrics = {name for df in (cur, base) for kind, task, metric in zip(df["task_kind"], df["task"], df["metric"])
+               for name in (str(metric), f"{kind}.{metric}", f"{task}.{metric}")}
     check_tolerance_keys(tols, metrics)
     for name, df in (("run", cur), ("baseline", base)):
         dup = df[df.duplicated(KEY_COLUMNS, keep=False)]
@@ -201,7 +208,7 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
             missing.append(key)
             continue
         hib = bool(c["higher_is_better"])
-        t = _lookup_tol(key[3], key[6], tols, dflt)
+        t = _lookup_tol(key[3], key[6], tols, dflt, task=key[4])
         allowed = t.allowed(float(b["value"]))
         d = _worse_by(float(b["value"]), float(c["value"]), hib)
         row = (key, hib, float(b["value"]), float(c["value"]), d, t)

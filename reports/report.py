@@ -59,18 +59,18 @@ def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
         except InputError as exc:
             notes.append(f"plot '{caption}' skipped: {exc}")
 
-    quality = df[(df["task"] == "quality") & (df["protocol"] == "full_reference")]
+    quality = df[(df["task_kind"] == "quality") & (df["protocol"] == "full_reference")]
     qmetric = next(iter(dict.fromkeys(quality["metric"])), None)
-    downstream = df[df["task"] != "quality"]
+    downstream = df[df["task_kind"] != "quality"]
     per_class = set()
     for fam, names in plots.per_class_metrics(downstream).items():
         per_class.update(names)
-    for (task, model), g in downstream.groupby(["task", "task_model"], sort=False):
+    for (task, model), g in downstream.groupby(["task_kind", "task"], sort=False):
         m = next((x for x in dict.fromkeys(g["metric"]) if x not in per_class), None)
         if qmetric and m and df["dataset"].nunique() == 1:
             attempt(f"{m} ({model}) vs {qmetric}", plots.plot_quality_vs_task, df, qmetric, m,
                     out_dir / f"quality_vs_{model}_{m}", task=model)
-    for (task, model), g in downstream.groupby(["task", "task_model"], sort=False):
+    for (task, model), g in downstream.groupby(["task_kind", "task"], sort=False):
         for fam in plots.per_class_metrics(g):
             attempt(f"per-class {fam} ({model})", plots.plot_per_class, g, out_dir / f"per_class_{model}_{fam}",
                     family=fam)
@@ -101,7 +101,7 @@ def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_r
     try:
         per_image = read_per_image(run_dirs[0])
         if metric is None:
-            q = df[(df["task"] == "quality") & (df["protocol"] == "full_reference")]
+            q = df[(df["task_kind"] == "quality") & (df["protocol"] == "full_reference")]
             metric = next(iter(dict.fromkeys(q["metric"])), None) or str(per_image["metric"].iloc[0])
         enhancers = [e for e in dict.fromkeys(df["enhancer"]) if e not in ("input", "reference")]  # identity stays
         enhancers = [e for e in enhancers if (Path(images_root) / e).is_dir()]

@@ -4,7 +4,7 @@ significance, rank stability, quality-vs-downstream correlations and two-enhance
 Pure functions of stored results (``results.csv``, ``per_image.csv`` and the sufficient statistics in ``stats/``).
 Conventions:
 
-- **Columns.** A column is one (dataset, split, task, task_model, protocol, metric); its rows are enhancers. The
+- **Columns.** A column is one (dataset, split, task_kind, task, protocol, metric); its rows are enhancers. The
   ceiling ``reference`` is never resampled or compared.
 - **Paired resampling.** Each replicate draws ``n`` image indices with replacement (``n`` = the images every
   compared enhancer completed, with a finite score) and evaluates *every* enhancer of the column on the same draw,
@@ -80,7 +80,7 @@ __all__ = [
     "write_statistics",
 ]
 
-COLUMN_KEYS = ["dataset", "split", "task", "task_model", "protocol", "metric"]
+COLUMN_KEYS = ["dataset", "split", "task_kind", "task", "protocol", "metric"]
 STAT_COLUMNS = ["ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "significant",
                 "p_best", "mean_rank", "mark", "n_boot_images"]
 CEILING = "reference"
@@ -271,9 +271,9 @@ def _safe_name(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", str(s))
 
 
-def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: str, task: str, task_model: str,
+def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: str, task_kind: str, task: str,
                           protocol: str) -> tuple[str, bytes] | None:
-    """``("stats/<task_model>__<protocol>__<enhancer>__<metric>.npz", npz bytes)`` for a scored metric, or None for
+    """``("stats/<task>__<protocol>__<enhancer>__<metric>.npz", npz bytes)`` for a scored metric, or None for
     metrics without ``sufficient_stats`` (per-image means: their ``per_image.csv`` values suffice).
 
     Call after the metric's last ``update``. The file holds the arrays plus ``__meta__`` (JSON: the key fields, the
@@ -284,10 +284,10 @@ def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: st
         return None
     arrays = get()
     cls = type(metric)
-    meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task": task,
-            "task_model": task_model, "protocol": protocol, "metric": metric.name,
+    meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task_kind": task_kind,
+            "task": task, "protocol": protocol, "metric": metric.name,
             "outputs": list(metric.outputs), "reducer": f"{cls.__module__}:{cls.__qualname__}"}
-    name = "__".join(_safe_name(x) for x in (task_model, protocol, enhancer, metric.name)) + ".npz"
+    name = "__".join(_safe_name(x) for x in (task, protocol, enhancer, metric.name)) + ".npz"
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)
     return f"{STATS_DIR}/{name}", buf.getvalue()
@@ -334,12 +334,12 @@ def _index(parsed: list[SufficientStats]) -> dict[tuple, SufficientStats]:
     for st in parsed:
         m = st.meta
         for output in m["outputs"]:
-            out[(m["enhancer"], m["dataset"], m["split"], m["task"], m["task_model"], m["protocol"], output)] = st
+            out[(m["enhancer"], m["dataset"], m["split"], m["task_kind"], m["task"], m["protocol"], output)] = st
     return out
 
 
 def load_sufficient_stats(run_dir: str | Path) -> dict[tuple, SufficientStats]:
-    """All stored sufficient statistics of a run: ``(enhancer, dataset, split, task, task_model, protocol, output)``
+    """All stored sufficient statistics of a run: ``(enhancer, dataset, split, task_kind, task, protocol, output)``
     -> :class:`SufficientStats` (one entry per output name of the metric). Empty when the run has none."""
     root = Path(run_dir) / STATS_DIR
     if not root.is_dir():
@@ -631,17 +631,15 @@ class RunData:
 
 def load_run(run_dir: str | Path) -> RunData:
     """Results, per-image values, sufficient statistics and manifest of one run directory."""
-    import pandas as pd
 
-    from ledbench.bench.results import read_results
+    from ledbench.bench.results import read_per_image, read_results
 
     run_dir = Path(run_dir)
     results = read_results(run_dir)
     if not (run_dir / "per_image.csv").is_file():
         raise InputError(f"no per_image.csv in {str(run_dir)!r}; the bootstrap needs the per-image scores of a run")
     # image ids stay strings ("0001" must match the ids in the sufficient statistics)
-    per_image = pd.read_csv(run_dir / "per_image.csv", dtype={"image_id": str}, keep_default_na=False,
-                            na_values={"value": ["nan"]})
+    per_image = read_per_image(run_dir)
     manifest = None
     if (run_dir / "manifest.json").is_file():
         try:
@@ -742,7 +740,7 @@ def format_compare(df) -> str:
     head = ["column", a, b, f"delta ({a} - {b})", f"{lvl}% CI", "p", "better", f"{a} wins/ties/{b} wins"]
     body = []
     for r in df.to_dict("records"):
-        label = (f"{r['task_model']}.{r['protocol']}.{r['metric']}" if r["task"] != "quality"
+        label = (f"{r['task']}.{r['protocol']}.{r['metric']}" if r["task_kind"] != "quality"
                  else f"quality.{r['metric']}") + (" ↑" if r["higher_is_better"] else " ↓")
         if "delta" not in r or r.get("delta") is None or (isinstance(r.get("delta"), float) and math.isnan(r["delta"])):
             body.append([label, "-", "-", "-", "-", "-", "", f"n={r.get('n_images', 0)}"])
@@ -783,7 +781,7 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
     estimate from the results values and NaN intervals (``n_images`` 0).
 
     Args:
-        quality, downstream: metric names to use (default: every ``task == "quality"`` metric / every other one).
+        quality, downstream: metric names to use (default: every ``task_kind == "quality"`` metric / every other one).
     """
     import pandas as pd
 

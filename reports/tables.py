@@ -8,7 +8,7 @@ model. Conventions:
 - Per column, the best value is **bold** and the second best underlined (``<ins>`` in Markdown, ``\\underline`` in
   LaTeX), ranked on the values as displayed (rounded), so ties look tied. The floor (``input`` or ``identity``:
   the degraded image as is) and the ceiling (``reference``) are shown, first and last, but not ranked.
-- Rows with the same key (enhancer, dataset, split, task, task_model, protocol, metric) from several runs (seeds)
+- Rows with the same key (enhancer, dataset, split, task_kind, task, protocol, metric) from several runs (seeds)
   are averaged; the cell shows ``mean ± stderr`` with stderr = sample std / sqrt(n_runs). A single run shows its
   value alone (``show_stderr=True`` adds its per-image stderr).
 - With ``stats`` (a :func:`ledbench.reports.stats.bootstrap_table` frame, or ``"auto"``: computed from the single
@@ -98,14 +98,14 @@ def check_mergeable(df) -> list[str]:
 
     _differs(["dataset", "split"], "dataset_manifest_hash", "dataset_manifest_hash",
              "the runs saw different images: rerun on the same data")
-    _differs(["dataset", "split", "task", "task_model", "metric"], "task_config_hash", "task_config_hash",
+    _differs(["dataset", "split", "task_kind", "task", "metric"], "task_config_hash", "task_config_hash",
              "the task/metric protocol parameters differ: rerun with the same task config")
     _differs(["enhancer"], "enhancer_config_hash", "enhancer_config_hash",
              "the same enhancer name ran with different configs: rename one or rerun")
     _differs(["enhancer"], "weights_sha256", "weights_sha256",
              "the same enhancer name ran with different weights: rename one or rerun")
-    # The protocol set per (dataset, split, task, task_model, metric) must be the same in every run that has it.
-    keys = ["dataset", "split", "task", "task_model", "metric"]
+    # The protocol set per (dataset, split, task_kind, task, metric) must be the same in every run that has it.
+    keys = ["dataset", "split", "task_kind", "task", "metric"]
     protos = df.groupby(keys + [src], sort=True)["protocol"].agg(lambda s: ",".join(sorted(set(s))))
     for key, g in protos.groupby(level=list(range(len(keys))), sort=True):
         if g.nunique() > 1:

@@ -129,12 +129,12 @@ def test_ties_share_the_mark():
 
 def test_columns_gain_protocol_only_where_ambiguous():
     df = read_results(SEED0)
-    extra = df[df.task == "depth"].copy()
+    extra = df[df.task_kind == "depth"].copy()
     extra["protocol"] = "real_gt"
     extra["value"] = extra["value"] * 1.5
     t = tables.build_table(pd.concat([df, extra], ignore_index=True))
     assert t.col_fields == ["task", "protocol", "metric"]
-    assert ("depth", "real_gt", "abs_rel") in t.col_keys and ("depth", "pseudo_gt", "abs_rel") in t.col_keys
+    assert ("depth_dpt", "real_gt", "abs_rel") in t.col_keys and ("depth_dpt", "pseudo_gt", "abs_rel") in t.col_keys
     assert ("quality", "full_reference", "psnr") in t.col_keys
     assert tables.build_table(df).col_fields == ["task", "metric"]
 
@@ -172,6 +172,7 @@ def test_console_table_lists_every_enhancer():
 
 @pytest.mark.parametrize("column,fix", [
     ("dataset_manifest_hash", lambda d: d.assign(dataset_manifest_hash="ffff0000")),
+    # the fixture files are results format 1 (task = kind), read through the compatibility rename
     ("protocol", lambda d: d.assign(protocol=d.protocol.where(d.task != "depth", "real_gt"))),
     ("task_config_hash", lambda d: d.assign(task_config_hash=d.task_config_hash + "x")),
     ("enhancer_config_hash", lambda d: d.assign(enhancer_config_hash=d.enhancer_config_hash + "x")),

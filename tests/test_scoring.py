@@ -273,11 +273,11 @@ def test_quality_and_downstream_rows_come_from_one_scoring_path(tmp_path):
     del torch
     out = _tiny_run(tmp_path, tasks=("quality", "seg_bright_scoring_test"))
     df = read_results(out.run_dir)
-    seg = df[df.task_model == "seg_bright_scoring_test"]
+    seg = df[df.task == "seg_bright_scoring_test"]
     assert set(seg.protocol) == {"pseudo_gt"}
     ref = seg[(seg.enhancer == "reference") & (seg.metric == "miou")]["value"].item()
     assert ref == pytest.approx(1.0)
-    assert set(df[df.task == "quality"].enhancer) == {"identity", "gamma"}
+    assert set(df[df.task_kind == "quality"].enhancer) == {"identity", "gamma"}
 
 
 

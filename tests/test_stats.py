@@ -230,20 +230,20 @@ def _write_run(tmp_path, n_img=12):
     preds, tgts = _det_case(rng, n_img=n_img)
     for e, (shift, noise) in {"identity": (0.0, 30.0), "good": (2.0, 6.0), "bad": (-1.0, 40.0)}.items():
         psnr = 20 + shift + rng.normal(0, 1, n_img)
-        rows.append(ResultRow(enhancer=e, task="quality", task_model="quality", protocol="full_reference",
+        rows.append(ResultRow(enhancer=e, task_kind="quality", task="quality", protocol="full_reference",
                               metric="psnr", value=float(np.mean(psnr)), higher_is_better=True, **base))
         per += [PerImageRow(e, "toy", "test", "quality", "quality", "full_reference", "psnr", f"im{i}", float(v))
                 for i, v in enumerate(psnr)]
         p_e = {k: {**v, "boxes": v["boxes"] + rng.normal(0, noise / 10, v["boxes"].shape)} for k, v in preds.items()}
         m = _det_metric(p_e, tgts)
         for k, v in m.compute().items():
-            rows.append(ResultRow(enhancer=e, task="detection", task_model="det_x", protocol="pseudo_gt", metric=k,
+            rows.append(ResultRow(enhancer=e, task_kind="detection", task="det_x", protocol="pseudo_gt", metric=k,
                                   value=v, higher_is_better=True, **base))
         for iid, vals in m.per_image().items():
             per += [PerImageRow(e, "toy", "test", "detection", "det_x", "pseudo_gt", k, iid, float(v))
                     for k, v in vals.items()]
-        st.save_sufficient_stats(tmp_path, m, enhancer=e, dataset="toy", split="test", task="detection",
-                                 task_model="det_x", protocol="pseudo_gt")
+        st.save_sufficient_stats(tmp_path, m, enhancer=e, dataset="toy", split="test", task_kind="detection",
+                                 task="det_x", protocol="pseudo_gt")
     write_results(tmp_path / "results.csv", rows)
     write_per_image(tmp_path / "per_image.csv", per)
     return tmp_path
@@ -293,15 +293,15 @@ def test_indistinguishable_top_two_get_no_mark():
 
 def test_sufficient_stats_round_trip(tmp_path):
     m = _det_metric(*_det_case(np.random.default_rng(10)))
-    path = st.save_sufficient_stats(tmp_path, m, enhancer="a+b", dataset="toy", split="test", task="detection",
-                                    task_model="det_x", protocol="real_gt")
+    path = st.save_sufficient_stats(tmp_path, m, enhancer="a+b", dataset="toy", split="test", task_kind="detection",
+                                    task="det_x", protocol="real_gt")
     loaded = st.load_sufficient_stats(tmp_path)
     s = loaded[("a+b", "toy", "test", "detection", "det_x", "real_gt", "map50")]
     assert path.name == "det_x__real_gt__a+b__cocodetectionmetric.npz"
     w = np.ones(len(s.image_ids))
     assert float(s.reducer(s.arrays, w)["map50"]) == m.compute()["map50"]
-    assert st.save_sufficient_stats(tmp_path, object(), enhancer="a", dataset="t", split="s", task="q",
-                                    task_model="q", protocol="p") is None
+    assert st.save_sufficient_stats(tmp_path, object(), enhancer="a", dataset="t", split="s", task_kind="q",
+                                    task="q", protocol="p") is None
 
 
 def test_bootstrap_speed_means():
