@@ -162,7 +162,8 @@ def aggregate(df):
                              "the results files were written by different metric versions")
         rec = dict(zip(keys, key))
         rec.update(value=mean, stderr=se, n_runs=n, higher_is_better=bool(hib.iloc[0]),
-                   n_images=int(g["n_images"].min()) if "n_images" in g.columns else -1)
+                   n_images=int(g["n_images"].min()) if "n_images" in g.columns else -1,
+                   n_images_total=int(g["n_images_total"].max()) if "n_images_total" in g.columns else -1)
         rows.append(rec)
     return pd.DataFrame(rows)
 
@@ -179,6 +180,7 @@ class Cell:
     n_runs: int = 1
     n_images: int = -1
     rank: int = 0
+    n_total: int = -1  # images in the dataset: a cell with n_images < n_total is marked (n=k/N)
     significant: bool = False
     ci: tuple[float, float] | None = None
     p_best: float = math.nan
@@ -366,7 +368,8 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         for j, ck in enumerate(col_keys):
             rec = lookup.get((rk, ck))
             if rec is not None:
-                cells[i][j] = Cell(float(rec["value"]), float(rec["stderr"]), int(rec["n_runs"]), int(rec["n_images"]))
+                cells[i][j] = Cell(float(rec["value"]), float(rec["stderr"]), int(rec["n_runs"]), int(rec["n_images"]),
+                                   n_total=int(rec.get("n_images_total", -1)))
     n_runs = int(agg["n_runs"].max())
     if show_stderr is None:
         show_stderr = n_runs > 1
@@ -393,6 +396,8 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         if len(ranked) < 2:
             continue
         distinct = sorted({v for v, _ in ranked}, reverse=hib[j])
+        if len(distinct) == 1:  # everyone tied (e.g. all 0.000): nothing to mark
+            continue
         for v, i in ranked:
             cells[i][j].rank = 1 if v == distinct[0] else 2 if len(distinct) > 1 and v == distinct[1] else 0
 
@@ -412,10 +417,39 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     stats_note = ""
     if boot is not None and len(boot):
         stats_note = _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells)
+    notes += _honest_marks(cells, row_keys, e_pos, hib, decs, bootstrapped=boot is not None and len(boot) > 0)
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
     return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
                  n_runs, excluded, title, notes, ci if boot is not None else None, stats_note)
+
+
+def _honest_marks(cells, row_keys, e_pos, hib, decs, *, bootstrapped: bool) -> list[str]:
+    """No best/second mark on a result worse than the degraded input (the floor row), and, without the bootstrap
+    (which compares rows on the images all of them completed), none in a column where some row covers fewer images
+    than the others. Returns the notes that say so."""
+    notes = []
+    partial_cols = False
+    for j in range(len(hib)):
+        col = [(i, cells[i][j]) for i in range(len(row_keys)) if cells[i][j] is not None]
+        floor = next((c for i, c in col if e_pos is not None and row_keys[i][e_pos] in FLOORS), None)
+        for _, c in col:
+            if floor is not None and c.rank and math.isfinite(floor.value):
+                worse = (c.value < floor.value) if hib[j] else (c.value > floor.value)
+                if worse and _fmt_num(c.value, decs[j]) != _fmt_num(floor.value, decs[j]):
+                    c.rank = 0
+        ns = {c.n_images for _, c in col if c.n_images >= 0}
+        if any(0 <= c.n_images < c.n_total for _, c in col):
+            partial_cols = True
+            if not bootstrapped and len(ns) > 1:
+                for _, c in col:
+                    c.rank = 0
+    notes.append("no mark on a result worse than the degraded input")
+    if partial_cols:
+        notes.append("n=k/N: the mean covers k of the N images (the others failed, see manifest.json); "
+                     + ("best / second compare the rows on the images all of them completed" if bootstrapped
+                        else "no best / second in a column whose rows cover different images"))
+    return notes
 
 
 def _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells) -> str:
@@ -461,6 +495,8 @@ def _cell_text(t: Table, c: Cell | None, j: int, *, pm: str = " ± ", inf: str =
     if math.isinf(c.value):
         return inf if c.value > 0 else "-" + inf
     s = _fmt_num(c.value, t.decimals[j])
+    if 0 <= c.n_images < c.n_total:
+        s += f" (n={c.n_images}/{c.n_total})"
     if t.show_stderr and c.stderr is not None and math.isfinite(c.stderr):
         s += pm + _fmt_num(c.stderr, t.decimals[j])
     if t.ci_mode and c.ci is not None:

@@ -450,3 +450,27 @@ def test_regress_main_and_update_baseline(tmp_path, capsys):
     b = read_results(base)
     assert math.isinf(float(b[(b.enhancer == "reference") & (b.metric == "psnr")].value.iloc[0]))
     assert set(b.run_id) == {""}
+
+
+def test_marks_are_honest_about_ties_the_floor_and_partial_columns():
+    """Issue 14/12: no mark for an all-zero tie, none for a result worse than the degraded input, and a mean over
+    fewer images than the dataset is shown as n=k/N (and not ranked against full columns without the bootstrap)."""
+    base = dict(dataset="d", split="test", task_kind="detection", task="det", protocol="pseudo_gt",
+                higher_is_better=True, stderr=math.nan, n_images_total=8)
+    rows = [dict(base, enhancer="identity", metric="map50", value=0.30, n_images=8),
+            dict(base, enhancer="a", metric="map50", value=0.10, n_images=8),   # worse than the floor
+            dict(base, enhancer="b", metric="map50", value=0.05, n_images=8),
+            dict(base, enhancer="identity", metric="ar100", value=0.0, n_images=8),
+            dict(base, enhancer="a", metric="ar100", value=0.0, n_images=8),     # everyone tied at 0
+            dict(base, enhancer="b", metric="ar100", value=0.0, n_images=8),
+            dict(base, enhancer="identity", metric="map75", value=0.1, n_images=8),
+            dict(base, enhancer="a", metric="map75", value=0.4, n_images=6),     # scored on 6 of 8 images
+            dict(base, enhancer="b", metric="map75", value=0.3, n_images=8)]
+    t = tables.build_table(pd.DataFrame(rows))
+    marks = {(t.row_keys[i][0], t.col_keys[j][-1]): t.cells[i][j].rank
+             for i in range(len(t.row_keys)) for j in range(len(t.col_keys)) if t.cells[i][j]}
+    assert marks[("a", "map50")] == marks[("b", "map50")] == 0
+    assert marks[("a", "ar100")] == marks[("b", "ar100")] == 0
+    assert marks[("a", "map75")] == marks[("b", "map75")] == 0
+    md = tables.render_markdown(t)
+    assert "0.400 (n=6/8)" in md and "n=k/N" in md and "worse than the degraded input" in md
