@@ -20,12 +20,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ledbench.bench.files import atomic_write_bytes
-from ledbench.bench.files import write_json as write_json  # re-export: runner imports it from here
+from ledbench.bench.errors import InputError
+from ledbench.bench.files import atomic_write_bytes, write_json
 
 PROTOCOLS = ("full_reference", "no_reference", "real_gt", "pseudo_gt")
 
@@ -131,8 +134,6 @@ def read_results(*paths: str | Path):
         p = Path(p)
         f = p / "results.csv" if p.is_dir() else p
         if not f.is_file():
-            from ledbench.bench.errors import InputError
-
             raise InputError(f"no results file at {str(f)!r}; pass a run directory written by `ledbench run`")
         frames.append(results_frame(f.read_bytes(), source=str(p)))
     return pd.concat(frames, ignore_index=True)
@@ -143,3 +144,44 @@ def read_per_image(run_dir: str | Path):
 
     return normalize_columns(pd.read_csv(Path(run_dir) / "per_image.csv", dtype={"image_id": str},
                                          keep_default_na=False, na_values={"value": ["nan"]}))
+
+
+#: what a run writes into its directory (besides the result files): never carried over from a previous run
+RUN_PRODUCTS = frozenset({"results.csv", "per_image.csv", "manifest.json", "dataset_manifest.json", "report.md",
+                          "images", "report", "stats"})
+
+
+def write_run_dir(run_dir: Path, files: dict[str, Any], images: Callable[[Path], None] | None = None) -> None:
+    """Write a run directory atomically: every file into a temporary sibling folder, then a swap by rename.
+
+    A reader sees the previous complete run or the new complete run, never a mix: outputs derived from the previous
+    run (``images/``, ``report/``) are dropped; anything else found there (a user's notes) is carried over.
+    ``bytes`` values are written as is, anything else as JSON. A full or read-only disk is a one-line error naming
+    the path; the previous run directory and the cache stay intact.
+    """
+    run_dir = Path(run_dir)
+    parent = run_dir.parent
+    tmp = parent / f".{run_dir.name}.writing-{os.getpid()}"
+    old = parent / f".{run_dir.name}.old-{os.getpid()}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, data in files.items():
+            if isinstance(data, bytes):
+                atomic_write_bytes(tmp / name, data)
+            else:
+                write_json(tmp / name, data)
+        if images is not None:
+            images(tmp / "images")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"cannot write the run directory {str(run_dir)!r}: {exc.strerror or exc}; free space or "
+                         "choose another out=DIR (finished units are cached and will not be recomputed)") from None
+    if run_dir.is_dir():  # renames within one file system: they do not need space
+        for child in run_dir.iterdir():
+            if child.name not in files and child.name not in RUN_PRODUCTS and not child.name.startswith("."):
+                os.replace(child, tmp / child.name)
+        os.replace(run_dir, old)
+    os.replace(tmp, run_dir)
+    shutil.rmtree(old, ignore_errors=True)

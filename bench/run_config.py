@@ -16,8 +16,8 @@ from typing import Any, Literal
 from ledbench.bench.config import build_config
 from ledbench.bench.errors import ConfigError
 
-__all__ = ["RunConfig", "choose_run_dir", "default_run_file", "load_run_config", "measured_config_hash",
-           "validate_run_config"]
+__all__ = ["EnhancerEntry", "RunConfig", "choose_run_dir", "default_run_file", "load_run_config",
+           "measured_config_hash", "validate_run_config"]
 
 
 @dataclass(frozen=True)
@@ -192,3 +192,38 @@ def _read_yaml(path: Path, depth: int = 0) -> dict[str, Any]:
 def default_run_file() -> Path:
     """The embedded default benchmark (``ledbench run`` with no run file)."""
     return Path(__file__).resolve().parent / "runs" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class EnhancerEntry:
+    """One ``enhancers`` entry: ``name`` or ``name:weights=PATH[:label=ROW][:trust_weights=true]``.
+
+    ``label`` is the results row (default: the name, or ``name@<weights file stem>`` with explicit weights), so a
+    trained checkpoint is benchmarked beside the released ones: ``enhancers=identity,dap_led_small:weights=runs/x/
+    final.pt``. In a YAML run file an entry may also be a mapping ``{name: ..., weights: ..., label: ...}``.
+    """
+
+    label: str
+    name: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    OPTIONS = ("weights", "label", "trust_weights")
+
+    @classmethod
+    def parse(cls, entry: str) -> EnhancerEntry:
+        name, sep, rest = str(entry).strip().partition(":")
+        opts: dict[str, str] = {}
+        for part in rest.split(":") if sep else []:
+            key, eq, value = part.partition("=")
+            if not eq or key.strip() not in cls.OPTIONS:
+                raise ConfigError(f"enhancers entry {entry!r}: expected NAME:KEY=VALUE with KEY one of "
+                                  f"{', '.join(cls.OPTIONS)} (e.g. dap_led_small:weights=runs/x/final.pt)")
+            opts[key.strip()] = value.strip()
+        if "+" in name and "weights" in opts:
+            raise ConfigError(f"enhancers entry {entry!r}: a cascade takes no weights; register a named stage")
+        label = opts.pop("label", "") or (f"{name}@{Path(opts['weights']).stem}" if "weights" in opts else name)
+        return cls(label, name, tuple(sorted(opts.items())))
+
+    @property
+    def weights(self) -> str | None:
+        return dict(self.options).get("weights")

@@ -22,7 +22,6 @@ sharp reference (downstream tasks only).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import shutil
 import time
@@ -34,10 +33,11 @@ from typing import Any
 from ledbench.bench.cache import Cache, prediction_key
 from ledbench.bench.config import config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable
-from ledbench.bench.files import atomic_write_bytes, write_json
+from ledbench.bench.files import write_json
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
-from ledbench.bench.results import PER_IMAGE_COLUMNS, RESULT_COLUMNS, PerImageRow, ResultRow, csv_bytes
+from ledbench.bench.results import PER_IMAGE_COLUMNS, RESULT_COLUMNS, PerImageRow, ResultRow, csv_bytes, write_run_dir
 from ledbench.bench.run_config import (
+    EnhancerEntry,
     RunConfig,
     choose_run_dir,
     default_run_file,
@@ -47,6 +47,7 @@ from ledbench.bench.run_config import (
 from ledbench.bench.scoring import (
     QUALITY,
     REFERENCE,
+    RowCollector,
     ScoreGroup,
     ScoreUnit,
     SourceLoader,
@@ -134,41 +135,6 @@ class RunOutcome:
     wall_time_s: float
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
     statistics: Any = None  # the paired bootstrap table (reports.stats.bootstrap_table), when there were results
-
-
-@dataclass(frozen=True)
-class EnhancerEntry:
-    """One ``enhancers`` entry: ``name`` or ``name:weights=PATH[:label=ROW][:trust_weights=true]``.
-
-    ``label`` is the results row (default: the name, or ``name@<weights file stem>`` with explicit weights), so a
-    trained checkpoint is benchmarked beside the released ones: ``enhancers=identity,dap_led_small:weights=runs/x/
-    final.pt``. In a YAML run file an entry may also be a mapping ``{name: ..., weights: ..., label: ...}``.
-    """
-
-    label: str
-    name: str
-    options: tuple[tuple[str, str], ...] = ()
-
-    OPTIONS = ("weights", "label", "trust_weights")
-
-    @classmethod
-    def parse(cls, entry: str) -> EnhancerEntry:
-        name, sep, rest = str(entry).strip().partition(":")
-        opts: dict[str, str] = {}
-        for part in rest.split(":") if sep else []:
-            key, eq, value = part.partition("=")
-            if not eq or key.strip() not in cls.OPTIONS:
-                raise ConfigError(f"enhancers entry {entry!r}: expected NAME:KEY=VALUE with KEY one of "
-                                  f"{', '.join(cls.OPTIONS)} (e.g. dap_led_small:weights=runs/x/final.pt)")
-            opts[key.strip()] = value.strip()
-        if "+" in name and "weights" in opts:
-            raise ConfigError(f"enhancers entry {entry!r}: a cascade takes no weights; register a named stage")
-        label = opts.pop("label", "") or (f"{name}@{Path(opts['weights']).stem}" if "weights" in opts else name)
-        return cls(label, name, tuple(sorted(opts.items())))
-
-    @property
-    def weights(self) -> str | None:
-        return dict(self.options).get("weights")
 
 
 def _output_checks(enhancer: Any) -> dict[str, int]:
@@ -500,7 +466,7 @@ class Runner:
         units = self._units(done, tasks, items, manifest_hash, stages.handoff)
         rows: list[ResultRow] = []
         per_image: list[PerImageRow] = []
-        store = _RowCollector(rows, per_image, enhancers, self._tasks_by_name, dataset, manifest_hash, len(items),
+        store = RowCollector(rows, per_image, enhancers, self._tasks_by_name, dataset, manifest_hash, len(items),
                               self._record)
         overall.total += len({u.group for u in units})
         overall.set_description("ledbench run (scoring)")
@@ -667,96 +633,6 @@ class Runner:
             write_png(dest("input", item.id), item.load_input())
             if item.paired:
                 write_png(dest(REFERENCE, item.id), item.load_reference())
-
-
-class _RowCollector:
-    """Turns each scored group's metrics into results rows and per-image rows (called by the scoring stage)."""
-
-    def __init__(self, rows, per_image, enhancers, tasks_by_name, dataset, manifest_hash, n_total, record):
-        self.rows, self.per_image = rows, per_image
-        self.enhancers, self.tasks = enhancers, tasks_by_name
-        self.dataset, self.manifest_hash, self.n_total = dataset, manifest_hash, n_total
-        self.record = record
-        self.stats_files: dict[str, bytes] = {}  # stats/<...>.npz: per-image sufficient statistics (bootstrap)
-
-    def __call__(self, group: ScoreGroup, metrics: list[Any]) -> None:
-        from ledbench.reports.stats import sufficient_stats_file
-
-        enh = self.enhancers.get(group.enhancer)
-        task = self.tasks[group.task]
-        ds = self.dataset
-        for metric in metrics:
-            if metric.n_images == 0:
-                continue
-            try:
-                values, errs = metric.compute(), metric.stderr()
-            except Exception as exc:  # noqa: BLE001 - a metric that cannot aggregate loses only its own rows
-                self.record("aggregate", group.enhancer, "*", exc, task=group.task, metric=metric.name)
-                continue
-            for out_name, higher in metric_directions_of(metric).items():
-                if out_name not in values:
-                    continue
-                self.rows.append(ResultRow(
-                    enhancer=group.enhancer, enhancer_config_hash=enh.config_hash if enh else "",
-                    weights_sha256=(enh.weights_sha256 or "") if enh else "",
-                    dataset=ds.name, dataset_manifest_hash=self.manifest_hash, split=ds.split,
-                    task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
-                    protocol=group.protocol, metric=out_name, value=float(values[out_name]),
-                    stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
-                    n_images=metric.n_images, n_images_total=self.n_total))
-            for iid, vals in metric.per_image().items():
-                for out_name, v in vals.items():
-                    self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
-                                                      group.protocol, out_name, iid, float(v)))
-            try:
-                got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
-                                            task_kind=task.kind, task=task.name, protocol=group.protocol)
-            except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost
-                self.record("statistics", group.enhancer, "*", exc, task=group.task, metric=metric.name)
-                got = None
-            if got:
-                self.stats_files[got[0]] = got[1]
-
-
-#: what a run writes into its directory (besides the result files): never carried over from a previous run
-RUN_PRODUCTS = frozenset({"results.csv", "per_image.csv", "manifest.json", "dataset_manifest.json", "report.md",
-                          "images", "report", "stats"})
-
-
-def write_run_dir(run_dir: Path, files: dict[str, Any], images: Callable[[Path], None] | None = None) -> None:
-    """Write a run directory atomically: every file into a temporary sibling folder, then a swap by rename.
-
-    A reader sees the previous complete run or the new complete run, never a mix: outputs derived from the previous
-    run (``images/``, ``report/``) are dropped; anything else found there (a user's notes) is carried over.
-    ``bytes`` values are written as is, anything else as JSON. A full or read-only disk is a one-line error naming
-    the path; the previous run directory and the cache stay intact.
-    """
-    run_dir = Path(run_dir)
-    parent = run_dir.parent
-    tmp = parent / f".{run_dir.name}.writing-{os.getpid()}"
-    old = parent / f".{run_dir.name}.old-{os.getpid()}"
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name, data in files.items():
-            if isinstance(data, bytes):
-                atomic_write_bytes(tmp / name, data)
-            else:
-                write_json(tmp / name, data)
-        if images is not None:
-            images(tmp / "images")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise InputError(f"cannot write the run directory {str(run_dir)!r}: {exc.strerror or exc}; free space or "
-                         "choose another out=DIR (finished units are cached and will not be recomputed)") from None
-    if run_dir.is_dir():  # renames within one file system: they do not need space
-        for child in run_dir.iterdir():
-            if child.name not in files and child.name not in RUN_PRODUCTS and not child.name.startswith("."):
-                os.replace(child, tmp / child.name)
-        os.replace(run_dir, old)
-    os.replace(tmp, run_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def run(config: RunConfig, *, log: Callable[[str], None] | None = None) -> RunOutcome:

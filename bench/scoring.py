@@ -17,18 +17,20 @@ labels) and ``pseudo_gt`` (the same task model on the sharp reference gives the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ledbench.bench.cache import Cache, prediction_key, score_key
+from ledbench.bench.results import PerImageRow, ResultRow
 
 SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
 QUALITY = "quality"
 REFERENCE = "reference"
 
 __all__ = ["Source", "ScoreGroup", "ScoreUnit", "quality_units", "downstream_units", "reference_image_key",
-           "label_key", "SourceLoader", "score_stage", "metric_directions_of", "REFERENCE", "QUALITY"]
+           "label_key", "RowCollector", "SourceLoader", "score_stage", "metric_directions_of", "REFERENCE", "QUALITY"]
 
 
 @dataclass(frozen=True)
@@ -207,3 +209,52 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
         on_group_done(group, metrics)
         if progress is not None:
             progress(1)
+
+
+class RowCollector:
+    """Turns each scored group's metrics into results rows and per-image rows (called by the scoring stage)."""
+
+    def __init__(self, rows, per_image, enhancers, tasks_by_name, dataset, manifest_hash, n_total, record):
+        self.rows, self.per_image = rows, per_image
+        self.enhancers, self.tasks = enhancers, tasks_by_name
+        self.dataset, self.manifest_hash, self.n_total = dataset, manifest_hash, n_total
+        self.record = record
+        self.stats_files: dict[str, bytes] = {}  # stats/<...>.npz: per-image sufficient statistics (bootstrap)
+
+    def __call__(self, group: ScoreGroup, metrics: list[Any]) -> None:
+        from ledbench.reports.stats import sufficient_stats_file  # orchestration layer: may use reports
+
+        enh = self.enhancers.get(group.enhancer)
+        task = self.tasks[group.task]
+        ds = self.dataset
+        for metric in metrics:
+            if metric.n_images == 0:
+                continue
+            try:
+                values, errs = metric.compute(), metric.stderr()
+            except Exception as exc:  # noqa: BLE001 - a metric that cannot aggregate loses only its own rows
+                self.record("aggregate", group.enhancer, "*", exc, task=group.task, metric=metric.name)
+                continue
+            for out_name, higher in metric_directions_of(metric).items():
+                if out_name not in values:
+                    continue
+                self.rows.append(ResultRow(
+                    enhancer=group.enhancer, enhancer_config_hash=enh.config_hash if enh else "",
+                    weights_sha256=(enh.weights_sha256 or "") if enh else "",
+                    dataset=ds.name, dataset_manifest_hash=self.manifest_hash, split=ds.split,
+                    task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
+                    protocol=group.protocol, metric=out_name, value=float(values[out_name]),
+                    stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
+                    n_images=metric.n_images, n_images_total=self.n_total))
+            for iid, vals in metric.per_image().items():
+                for out_name, v in vals.items():
+                    self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
+                                                      group.protocol, out_name, iid, float(v)))
+            try:
+                got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
+                                            task_kind=task.kind, task=task.name, protocol=group.protocol)
+            except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost
+                self.record("statistics", group.enhancer, "*", exc, task=group.task, metric=metric.name)
+                got = None
+            if got:
+                self.stats_files[got[0]] = got[1]

@@ -18,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PLUGINS = ("ledbench.enhancers", "ledbench.tasks", "ledbench.datasets", "ledbench.reports")
-# orchestration layer: may import plugins. ``table`` builds the run's report.md from ledbench.reports.tables.
-ORCHESTRATION = {"runner", "stages", "scoring", "cli", "profile", "table"}
+# orchestration layer: may import plugins (through the registries; report.md comes from ledbench.reports)
+ORCHESTRATION = {"runner", "stages", "scoring", "cli", "profile"}
 
 
 def core_modules() -> list[str]:

@@ -224,7 +224,7 @@ def test_shard_items_is_a_pure_partition():
 
 def test_run_directory_is_swapped_in_whole(tmp_path, monkeypatch):
     """A write that fails half-way (full disk) leaves the previous run directory exactly as it was."""
-    from ledbench.bench import runner
+    from ledbench.bench import results as runner  # write_run_dir lives in the results store
 
     run_dir = tmp_path / "run"
     runner.write_run_dir(run_dir, {"results.csv": b"old results\n", "manifest.json": {"run": 1}})
