@@ -133,10 +133,10 @@ def test_weights_resolution_order_checksum_and_unavailable(tmp_path, monkeypatch
     (extra / "m.pth").write_bytes(b"tampered")
     with pytest.raises(ChecksumError, match="extra/m.pth"):
         resolve_weights(spec)
-    # offline: download=True fails fast with the same guidance instead of hanging
+    # offline: download=True fails fast, naming the unreachable host and the import route (not `weights fetch`)
     monkeypatch.delenv("LEDBENCH_WEIGHTS")
     (tmp_path / "home" / "weights" / "m.pth").unlink()
-    with pytest.raises(WeightsUnavailable, match="ledbench weights fetch toy"):
+    with pytest.raises(WeightsUnavailable, match="cannot reach example.invalid.*ledbench weights import DIR"):
         resolve_weights(spec, what="toy", download=True)
 
 
