@@ -1,20 +1,22 @@
 """DAP-LED re-implementation: 4-level transformer encoder-decoder + CLIP degradation prior (CCM, CeTB).
 
 Paper: Wang, Wu & Wang, "DAP-LED: Learning Degradation-Aware Priors with CLIP for Joint Low-light Enhancement and
-Deblurring", arXiv 2409.13496 (ICRA 2025). No official code, weights or implementation details are public; what the
-paper confirms is only the structure named in its abstract / TL;DR (see ../shared/REFERENCE.md section 1 and
-docs/dap_led.md): a transformer-based 4-level encoder-decoder, a CLIP-guided cross-fusion module (CCM) producing
-multi-scale patch-wise degradation heatmaps from CLIP image embeddings, CLIP-enhanced transformer blocks (CeTB)
-fusing them, and a Charbonnier + L_identity + L_clip objective. Every other choice below is OURS and is a named
-field of :class:`DAPLEDConfig`:
+Deblurring", arXiv 2409.13496 (ICRA 2025). No official code, weights or implementation details are public. The
+paper's abstract confirms only: a transformer-based joint framework, a CLIP-guided cross-fusion module (CCM)
+producing multi-scale patch-wise degradation heatmaps from CLIP image embeddings, and CLIP-enhanced transformer
+blocks (CeTB) fusing them. A 4-level encoder-decoder and a Charbonnier + L_identity + L_clip objective come only
+from a SECONDARY third-party summary (../shared/REFERENCE.md sections 1.3-1.4; docs/dap_led.md labels every part).
+Every other choice below is OURS and is a named field of :class:`DAPLEDConfig`:
 
 * backbone blocks: Restormer-style MDTA (transposed channel attention) + GDFN (gated depthwise FFN), re-implemented
   from the design in github.com/swz30/Restormer basicsr/models/archs/restormer_arch.py (an ANCHOR, not DAP-LED);
-* CLIP prior: a frozen open_clip ViT; the image is encoded at several scales (scale ``s`` = an ``s x s`` grid of
-  crops of the image resized to ``s`` times CLIP's input size); the projected patch tokens of every scale are
-  compared with text embeddings of configurable "degraded|clean" prompt pairs (darkness, blur, noise,
-  over-exposure); the heatmap of degradation ``k`` is ``softmax(logit_scale * cos(token, [t_deg, t_clean]))[0]``,
-  in [0, 1] (1 = the patch looks degraded);
+* CLIP prior: a frozen open_clip ViT; at scale ``s`` a token covers ``s x patch`` pixels of the image being
+  restored (``clip_mode="window"``: the image is box-shrunk by ``s`` and cut into CLIP-input-sized windows whose
+  token maps are stitched), so training crops and full test frames are seen at the same scale; the tokens (final
+  projected patch tokens, or MaskCLIP-style value embeddings with ``clip_tokens="value"``) are compared with text
+  embeddings of configurable "degraded|clean" prompt pairs (darkness, blur, noise, over-exposure); the heatmap of
+  degradation ``k`` is ``softmax(logit_scale * cos(token, [t_deg, t_clean]))[0]``, in [0, 1] (1 = the patch looks
+  degraded);
 * CCM (learned): per decoder stage a conv embedding of the heatmaps resized to that stage, plus cross-attention from
   the latent (level-4) features to the multi-scale CLIP patch tokens and the global image embedding, plus a FiLM
   of the latent by the global image embedding ("fuses the image embedding into the restoration features");
@@ -22,10 +24,11 @@ field of :class:`DAPLEDConfig`:
   stage's heatmap condition (``LN(x) * (1 + gamma) + beta``, SFT/AdaLN style), used in every decoder level and
   the refinement stage.
 
-Ablation switches: ``clip_prior`` (no CLIP at all: the plain backbone), ``ccm`` (off: the raw resized heatmaps
-condition the CeTBs directly, no learned embedding, no latent fusion), ``cetb`` (off: plain decoder blocks, the CCM
-only fuses into the latent). Image contract: ``N x 3 x H x W`` float RGB in [0, 1]; the network predicts a residual
-added to the input (global residual), and the enhancer clamps the result to [0, 1].
+Ablation switches: ``clip_prior`` (no CLIP at all: the plain backbone), ``ccm`` (off: the heatmaps are still
+computed and the raw resized heatmaps condition the CeTBs directly; no learned heatmap embedding, no latent fusion),
+``cetb`` (off: plain decoder blocks, the CCM only fuses into the latent); ``ccm`` and ``cetb`` both off: no CLIP in
+the network (the tower may still serve the losses). Image contract: ``N x 3 x H x W`` float RGB in [0, 1]; the
+network predicts a residual added to the input (global residual), and the enhancer clamps the result to [0, 1].
 """
 
 from __future__ import annotations
@@ -722,6 +725,23 @@ NOCLIP_SYNTH = WeightsSpec(
 )
 
 
+NOCLIP_NATURAL = WeightsSpec(
+    filename="dap_led_small_noclip_natural.pt",
+    sha256="28b5d6631dbc656a08c58d13309536e3f644ea3ac5c997f107b009ef30dfeb8e",
+    packaged="enhancers/weights/dap_led_small_noclip_natural.pt",
+    license="same as ledbench (training photos: COCO train2017 images, CC BY 4.0; matplotlib's grace_hopper.jpg)",
+    source="trained by ledbench on CPU with runs/dap_led_train_natural.yaml (docs/dap_led.md section 4.2: data, "
+           "command, log, wall time)",
+    paper="arXiv 2409.13496 (architecture family only; NOT the authors' weights)",
+    state_dict_key="model",
+    size_mb=4.2,
+    config={"preset": "small", "clip_prior": False},  # a tag of dap_led_small only
+    notes="No-CLIP ablation (clip_prior=False) of our DAP-LED re-implementation, small preset, fine-tuned from "
+          "noclip_synth on natural photos (not in synth_mini) degraded on the fly; best of 7 validations on held-out "
+          "photos. Not DAP-LED's CLIP prior, not the paper's model.",
+)
+
+
 LOLBLUR_USER = WeightsSpec(
     filename="dap_led_lolblur.pt",
     sha256=None,
@@ -746,7 +766,7 @@ class DAPLED(TorchEnhancer):
     """
 
     Config = DAPLEDConfig
-    weights_tags = {"noclip_synth": NOCLIP_SYNTH, "lolblur": LOLBLUR_USER}
+    weights_tags = {"noclip_synth": NOCLIP_SYNTH, "noclip_natural": NOCLIP_NATURAL, "lolblur": LOLBLUR_USER}
     default_tag = None
     pad_multiple = 8
     pad_mode = "reflect"

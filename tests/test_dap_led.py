@@ -349,17 +349,19 @@ def test_ablation_runfile_trains_every_variant(tmp_path):
     assert "| no_cetb | yes | yes | no |" in (tmp_path / "abl" / "ablation.md").read_text()
 
 
-def test_shipped_noclip_checkpoint_restores_a_held_out_image():
-    """The packaged no-CLIP ablation loads (sha256-checked) and beats the degraded input on a held-out image."""
+@pytest.mark.parametrize("tag, image", [("noclip_synth", "matplotlib:grace_hopper.jpg"),
+                                        ("noclip_natural", "skimage:coins")])
+def test_shipped_noclip_checkpoint_restores_a_held_out_image(tag, image):
+    """The packaged no-CLIP ablations load (sha256-checked) and beat the degraded input on a held-out image."""
     from ledbench.datasets.synthesis import synthesize
 
-    ok, why = D.DAPLED.availability("noclip_synth")
+    ok, why = D.DAPLED.availability(tag)
     if not ok:
         pytest.skip(why)
-    enh = create_enhancer("dap_led_small.noclip_synth")
-    assert enh.weights_sha256 == D.NOCLIP_SYNTH.sha256
+    enh = create_enhancer(f"dap_led_small.{tag}")
+    assert enh.weights_sha256 == D.DAPLED.weights_tags[tag].sha256
     assert enh.config.clip_prior is False and enh.model.clip is None
-    y = T.load_sharp("matplotlib:grace_hopper.jpg", 256)  # a validation image, not in training or synth_mini
+    y = T.load_sharp(image, 256)  # in neither the checkpoint's training set nor synth_mini
     x, _ = synthesize(y, severity=3, seed=0)
     out = enh.enhance(torch.from_numpy(x).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
     from ledbench.tasks.metrics import create_metric
