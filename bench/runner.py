@@ -137,6 +137,24 @@ class RunOutcome:
     statistics: Any = None  # the paired bootstrap table (reports.stats.bootstrap_table), when there were results
 
 
+def _pixel_counts(items: list) -> list[int]:
+    """Pixels per item from file headers (no decoding), to balance ranks; an unreadable header counts as 1 (the
+    failure is reported by the stage that reads it)."""
+    import numpy as np
+
+    from ledbench.bench.imageio import image_size
+
+    sizes = []
+    for it in items:
+        try:
+            h, w = (image_size(it.input) if isinstance(it.input, (str, os.PathLike))
+                    else np.shape(it.input)[:2] if isinstance(it.input, np.ndarray) else (1, 1))
+        except Exception:  # noqa: BLE001
+            h, w = 1, 1
+        sizes.append(int(h) * int(w))
+    return sizes
+
+
 def _output_checks(enhancer: Any) -> dict[str, int]:
     """Counts of contract violations in an enhancer's outputs (its cascade stages included)."""
     total: dict[str, int] = {}
@@ -394,7 +412,7 @@ class Runner:
         if not items:
             raise InputError(f"dataset {cfg.dataset!r} has no items")
         self._items_by_id = by_id = {it.id: it for it in items}
-        shard = shard_items(items, self.rank, self.world)
+        shard = shard_items(items, self.rank, self.world, _pixel_counts(items) if self.world > 1 else None)
         self.log(f"dataset {dataset.name} ({dataset.split}): {len(items)} images"
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
         manifest_hash = dataset.manifest_hash()
