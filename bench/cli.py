@@ -22,6 +22,7 @@ examples:
   ledbench run runs/lolblur_cascades.yaml limit=50 device=cuda
   ledbench run dataset=folder:/data/night enhancers=identity,clahe+richardson_lucy tasks=quality metrics=psnr
   ledbench list enhancers --filter 'zero*'
+  ledbench list enhancers sci.medium            # one entry: config keys, weights (file, license, present?)
   ledbench enhance clahe+richardson_lucy photos/ out/
   ledbench synth sharp/ lowlight_blur/ severity=4
   ledbench report runs/default --format md,tex,html
@@ -253,11 +254,13 @@ def print_run_notes(outcome, verbose: bool = False) -> None:
 
 
 def _check_device(spec) -> str:
-    """``spec`` as a device that exists here (``auto`` resolved, with a notice when it falls back to the CPU); a
-    one-line error for ``cuda`` without CUDA, ``cuda:7`` on a 1-GPU machine, ``gpu``."""
+    """``spec`` as a device that exists here (``auto`` resolved, with a notice when it falls back to the CPU; None:
+    ``auto`` without the notice, the default); a one-line error for ``cuda`` without CUDA, ``cuda:7`` on a 1-GPU
+    machine, ``gpu``."""
     from ledbench.bench.device import check_device
 
-    return str(check_device(spec, notice=lambda m: print(f"ledbench: {m}", file=sys.stderr)))
+    notice = None if spec is None else (lambda m: print(f"ledbench: {m}", file=sys.stderr))
+    return str(check_device(spec, notice=notice))
 
 
 # -- enhance ----------------------------------------------------------------------------------------------------
@@ -602,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config fields of the enhancer (`ledbench enhance NAME --help` lists them)")
     s.add_argument("--weights", help="a local weights file or a weights tag")
-    s.add_argument("--device", default="auto")
+    s.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:N or mps")
     s.add_argument("--tile", type=int, default=0, help="tile size for large images (0: whole image)")
     s.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     s.add_argument("--download", action="store_true", help="allow downloading missing weights")
