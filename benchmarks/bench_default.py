@@ -1,6 +1,8 @@
 """Benchmark: the embedded default run (cold vs cached) and per-enhancer cost, measured in one process.
 
-    .venv/bin/python benchmarks/bench_default.py [--out benchmarks/results] [--size 256] [--threads 1]
+    .venv/bin/python benchmarks/bench_default.py [--out benchmarks/results] [--size 256] [--threads 1] [--quick]
+
+``--quick``: a smoke run (two images of the default run, 64 px, three enhancers).
 
 Writes ``bench_default.json`` and ``bench_default.md``. Timings on shared 2-core VMs jump at random, so every
 latency is the minimum of repeats on one thread and the report gives ratios measured in the same run (cached /
@@ -19,11 +21,14 @@ import time
 from pathlib import Path
 
 
-def time_default_run(home: Path) -> tuple[float, float]:
+def time_default_run(home: Path, quick: bool = False) -> tuple[float, float]:
     from ledbench.bench.runner import default_run_file, load_run_config, run
 
     os.environ["LEDBENCH_HOME"] = str(home)
-    cfg = load_run_config(default_run_file(), {"quiet": True, "out": str(home / "run")})
+    overrides = {"quiet": True, "out": str(home / "run")}
+    if quick:
+        overrides.update(limit=2, enhancers="identity,gamma,sci.medium", tasks="quality")
+    cfg = load_run_config(default_run_file(), overrides)
     t0 = time.perf_counter()
     run(cfg)
     cold = time.perf_counter() - t0
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 images, 3 enhancers, 64 px")
     ap.add_argument("--enhancers", default="sci.medium,iat.lol_v1,dap_led_small.noclip_synth,zero_dce,retinexformer,"
                                            "nafnet.gopro_width32,darkir.m,lednet,restormer")
     args = ap.parse_args(argv)
@@ -55,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        cold, warm = time_default_run(Path(tmp))
-    costs = enhancer_costs([n for n in args.enhancers.split(",") if n], args.size)
+        cold, warm = time_default_run(Path(tmp), args.quick)
+    names = [n for n in args.enhancers.split(",") if n]
+    if args.quick:
+        names, args.size = names[:3], 64
+    costs = enhancer_costs(names, args.size)
     ref = next((r["latency_ms"] for r in costs if r["name"] == "dap_led_small.noclip_synth"), None)
     for r in costs:
         r["latency_vs_dap_led_small"] = round(r["latency_ms"] / ref, 3) if ref else None

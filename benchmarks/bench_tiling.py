@@ -57,8 +57,14 @@ def big_child(h: int, w: int, tile: int, overlap: int, device: str) -> None:
     from ledbench.enhancers import create_enhancer
     from ledbench.enhancers.base import TensorMemoryTracker
 
-    enh = create_enhancer("dap_led", pretrained=False, clip_random_init=True, tile=tile, tile_overlap=overlap,
-                          device=device)
+    try:
+        enh = create_enhancer("dap_led", pretrained=False, clip_random_init=True, tile=tile, tile_overlap=overlap,
+                              device=device)
+        what = "with a random CLIP tower"
+    except ImportError:  # open_clip not installed: the restoration network alone (clip_prior=False)
+        enh = create_enhancer("dap_led", pretrained=False, clip_prior=False, tile=tile, tile_overlap=overlap,
+                              device=device)
+        what = "clip_prior=False (open_clip missing)"
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
@@ -74,7 +80,7 @@ def big_child(h: int, w: int, tile: int, overlap: int, device: str) -> None:
         peak = tracker.peak
     wall = time.perf_counter() - t0
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"tensor_peak": peak, "rss_growth": rss1 - rss0, "wall_s": wall}))
+    print(json.dumps({"tensor_peak": peak, "rss_growth": rss1 - rss0, "wall_s": wall, "what": what}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         m = json.loads(res.stdout.strip().splitlines()[-1])
         big = [[f"dap_led base (random init), {h} x {w}, tile {args.tile if not args.quick else 128}, {args.device}",
-                m["tensor_peak"] / 2**30, m["rss_growth"] / 2**30, m["wall_s"], ""]]
+                m["tensor_peak"] / 2**30, m["rss_growth"] / 2**30, m["wall_s"], m["what"]]]
     notes = [machine_note(args.threads),
              f"(1) {size} x {size} image, tile {tile}, overlap {args.overlap if not args.quick else 16} (blend=crop): "
              "max / mean abs difference to the whole-image output and the PSNR between the two (dB).",
