@@ -180,10 +180,14 @@ def metric_availability(name: str) -> tuple[bool, str]:
     """``(True, "")`` when metric ``name`` needs no weights or every file of its ``weights_tags`` is present
     locally (packaged or imported; no hashing, no network), else ``(False, how to get the first missing one)``.
     Strict on purpose: a metric with several declared files (LPIPS: VGG and AlexNet trunks) is listed only when
-    all are here."""
+    all are here, unless its class answers itself with a ``availability()`` classmethod of the same signature."""
     from ledbench.bench.weights import find_local, unavailable_message
 
-    for tag, spec in (getattr(METRICS.get(name), "weights_tags", None) or {}).items():
+    cls = METRICS.get(name)
+    own = getattr(cls, "availability", None)
+    if callable(own):
+        return own()
+    for tag, spec in (getattr(cls, "weights_tags", None) or {}).items():
         if find_local(spec) is None:
             return False, unavailable_message(spec, f"{name.split('.')[0]}.{tag}")
     return True, ""

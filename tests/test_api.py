@@ -107,6 +107,15 @@ def test_list_tasks_metrics_datasets_available():
     assert "lolblur" in list_datasets()
 
 
+def test_metric_availability_hook(monkeypatch):
+    """A metric class may answer for itself (e.g. a fallback location of its weights)."""
+    from ledbench.tasks.metrics import METRICS, list_metrics, metric_availability
+
+    cls = METRICS.get("lpips")
+    monkeypatch.setattr(cls, "availability", classmethod(lambda c: (True, "")), raising=False)
+    assert metric_availability("lpips") == (True, "") and "lpips" in list_metrics(available=True)
+
+
 # -- ledbench.run -----------------------------------------------------------------------------------------------
 
 def test_lazy_run_reexport_keeps_import_light():
