@@ -781,17 +781,26 @@ class DAPLED(TorchEnhancer):
         cfg = DAPLEDConfig()
         # no checkpoint means unavailable whatever CLIP's state; say what the full model needs without importing
         # open_clip (seconds of import time on every `ledbench run`)
-        msg = ("no public DAP-LED checkpoint exists (the authors released none): train one, e.g. `ledbench train "
-               "dap_led runs/dap_led_train_synth.yaml clip_prior=true w_identity=0.1 w_clip=0.05 device=auto "
-               "threads=0 max_wall_minutes=0 out=runs/dap_led_clip export=''` (or data=lolblur:ROOT) and pass "
-               f"weights=runs/dap_led_clip/final.pt; the model's CLIP prior needs open_clip {cfg.clip_model}/"
-               f"{cfg.clip_pretrained} weights (downloaded and cached by open_clip when online) or "
-               "clip_checkpoint=FILE. Offline, use the no-CLIP ablation dap_led_small.noclip_synth")
+        msg = ("no public DAP-LED checkpoint exists (the authors released none): train one, e.g. on LOL-Blur "
+               "with a GPU: `ledbench train dap_led runs/dap_led_lolblur.yaml data=lolblur:ROOT "
+               "val_data=lolblur:ROOT` and score it as dap_led.lolblur (runs/dap_led_lolblur_eval.yaml), or pass "
+               f"weights=out/best.pt; the model's CLIP prior needs open_clip {cfg.clip_model}/{cfg.clip_pretrained} "
+               "weights (downloaded and cached by open_clip when online) or clip_checkpoint=FILE. Offline, use the "
+               "no-CLIP ablations dap_led_small.noclip_natural or dap_led_small.noclip_synth")
         return False, msg
 
     def build_model(self):
         self.config = resolve_config(self.config)
         return DAPLEDNet(self.config)
+
+    def identity(self) -> dict[str, Any]:
+        """The plugin identity; ``clip_mode`` / ``clip_tokens`` (added later) are left out when the network runs no
+        CLIP tower, where they change nothing, so the no-CLIP checkpoints keep their config hash and cache keys."""
+        ident = super().identity()
+        cfg = self.config
+        if not (cfg.clip_prior and (cfg.ccm or cfg.cetb)):
+            ident["config"] = {k: v for k, v in ident["config"].items() if k not in _LATER_ARCH_FIELDS}
+        return ident
 
     def setup(self) -> None:
         if self.weights_path is not None:

@@ -675,3 +675,13 @@ def test_heatmap_sanity_with_real_clip_weights():
             aucs[(source, name)] = float(np.mean(vals))
     print("heatmap AUC (token source, degradation):", aucs)
     assert max(aucs[("final", "darkness")], aucs[("value", "darkness")]) > 0.5
+
+
+def test_identity_names_clip_mode_only_when_clip_runs():
+    """clip_mode / clip_tokens change a CLIP-prior model's output, so they are in its identity (cache key); the
+    no-CLIP checkpoints keep the identity they had before these fields existed (ci/baseline_default.csv)."""
+    full = create_enhancer("dap_led", pretrained=False, **TINY)
+    assert full.identity()["config"]["clip_mode"] == "window"
+    assert create_enhancer("dap_led", pretrained=False, clip_mode="resize", **TINY).config_hash != full.config_hash
+    noclip = create_enhancer("dap_led_small.noclip_synth")
+    assert "clip_mode" not in noclip.identity()["config"] and "clip_tokens" not in noclip.identity()["config"]
