@@ -653,8 +653,8 @@ def resolve_export(cfg: TrainConfig) -> Path | None:
     p = p.resolve()
     if not cfg.allow_package_write and inside_package(p):
         raise ConfigError(f"dap_led train: export={cfg.export!r} resolves to {str(p)!r}, inside the ledbench "
-                          "package (its source folders); use a path outside it (relative paths are relative to "
-                          "out=) or set allow_package_write=true")
+                          "package or its source tree; use a path outside it (relative paths are relative to out=) "
+                          "or set allow_package_write=true")
     return p
 
 
@@ -672,8 +672,15 @@ def package_dirs() -> list[Path]:
 
 
 def inside_package(path: Path) -> bool:
+    """Whether ``path`` lies in a ledbench package folder, or in the source checkout (the folder holding the
+    ``ledbench`` package and ``pyproject.toml``) outside its ``runs/`` output folder."""
     p = Path(path).resolve()
-    return any(p == d or d in p.parents for d in package_dirs())
+    dirs = package_dirs()
+    if any(p == d or d in p.parents for d in dirs):
+        return True
+    roots = {d.parent for d in dirs[:1]}  # the folder holding ledbench/
+    return any((r / "pyproject.toml").is_file() and (p == r or r in p.parents)
+               and not (p == r / "runs" or (r / "runs") in p.parents) for r in roots)
 
 
 # -- the loop ------------------------------------------------------------------------------------------------------
@@ -737,8 +744,8 @@ def train(tcfg: TrainConfig, mcfg: DAPLEDConfig) -> dict[str, Any]:
     random.seed(tcfg.seed)
     out = Path(tcfg.out)
     if not tcfg.allow_package_write and inside_package(out):
-        raise ConfigError(f"dap_led train: out={tcfg.out!r} is inside the ledbench package; choose another folder "
-                          "or set allow_package_write=true")
+        raise ConfigError(f"dap_led train: out={tcfg.out!r} is inside the ledbench package or its source tree; "
+                          "use runs/NAME, a folder outside the checkout, or set allow_package_write=true")
     out.mkdir(parents=True, exist_ok=True)
 
     net = DAPLEDNet(mcfg).to(device)

@@ -512,6 +512,10 @@ def test_training_never_writes_into_the_package(tmp_path):
     assert T.resolve_export(T.TrainConfig(out=str(tmp_path), export=str(pkg / "x.pt"), allow_package_write=True))
     with pytest.raises(ConfigError, match="out=.*inside the ledbench package"):
         T.train_main(None, _train_overrides(pkg / "weights" / "run"))
+    checkout = Path(T.package_dirs()[0]).parent
+    if (checkout / "pyproject.toml").is_file():  # a source checkout: only its runs/ folder takes outputs
+        assert T.inside_package(checkout / "docs" / "x.pt")
+        assert not T.inside_package(checkout / "runs" / "dap_led_lolblur" / "x.pt")
 
 
 def test_lolblur_runfile_dry_run(tmp_path):
