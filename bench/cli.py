@@ -606,7 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config fields of the enhancer (`ledbench enhance NAME --help` lists them)")
     s.add_argument("--weights", help="a local weights file or a weights tag")
     s.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:N or mps")
-    s.add_argument("--tile", type=int, default=0, help="tile size for large images (0: whole image)")
+    s.add_argument("--tile", default="0", help="tile size for large images (0: whole image, auto: memory budget)")
     s.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     s.add_argument("--download", action="store_true", help="allow downloading missing weights")
     s.add_argument("--trust-weights", action="store_true",

@@ -26,7 +26,8 @@ class RunConfig:
 
     ``metrics``: the quality metrics (task ``quality``); ``task_metrics``: ``{task name: [metric, ...]}`` for the
     downstream tasks (default: each task's ``default_metrics``). ``limit``: first N images (0: all).
-    ``tile``: 0 (whole image) or the tile size in pixels, larger than ``tile_overlap``.
+    ``tile``: 0 (whole image), the tile size in pixels (larger than ``tile_overlap``) or ``auto`` (from a memory
+    budget). ``amp``: false, true (float16 autocast on CUDA) or bf16.
     """
 
     name: str = "default"
@@ -46,9 +47,9 @@ class RunConfig:
     skip_unavailable: bool = True
     include_reference: bool = True
     download: bool = False
-    tile: int = 0
+    tile: int | str = 0
     tile_overlap: int = 32
-    amp: bool = False
+    amp: bool | str = False
     cache_dir: str = ""
     quiet: bool = False
     verbose: bool = False
@@ -126,8 +127,13 @@ def validate_run_config(cfg: RunConfig) -> RunConfig:
         raise bad("workers", "must be >= 0 (0 reads images in the main thread)")
     if cfg.tile_overlap < 0:
         raise bad("tile_overlap", "must be >= 0")
-    if cfg.tile < 0 or (cfg.tile and cfg.tile <= cfg.tile_overlap):
-        raise bad("tile", f"must be 0 (no tiling) or larger than tile_overlap={cfg.tile_overlap}")
+    if isinstance(cfg.tile, str):
+        if cfg.tile.strip().lower() != "auto":
+            raise bad("tile", "must be 0 (no tiling), a size in pixels larger than tile_overlap, or auto")
+    elif cfg.tile < 0 or (cfg.tile and cfg.tile <= cfg.tile_overlap):
+        raise bad("tile", f"must be 0 (no tiling), auto, or larger than tile_overlap={cfg.tile_overlap}")
+    if isinstance(cfg.amp, str) and cfg.amp.strip().lower() not in ("fp16", "float16", "half", "bf16", "bfloat16"):
+        raise bad("amp", "must be false, true (float16 autocast on CUDA) or bf16")
     if not [e for e in cfg.enhancers if str(e).strip()]:
         raise bad("enhancers", "needs at least one enhancer, e.g. enhancers=identity,clahe (ledbench list enhancers)")
     if not [t for t in cfg.tasks if str(t).strip()]:
