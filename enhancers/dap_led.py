@@ -283,7 +283,7 @@ def clip_weights_status(cfg: DAPLEDConfig) -> tuple[bool, str]:
            f"in the Hugging Face cache and the network is unreachable. Fix: run once online (open_clip downloads and "
            f"caches it: python -c \"import open_clip; open_clip.create_model('{cfg.clip_model}', "
            f"pretrained='{cfg.clip_pretrained}')\"), or pass clip_checkpoint=/path/to/open_clip_model.bin, or use "
-           f"the no-CLIP ablation dap_led_small.noclip_synth")
+           f"the no-CLIP ablation dap_led_small.noclip_natural")
     if not cfg.clip_pretrained:
         return False, fix
     try:

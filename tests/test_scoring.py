@@ -463,3 +463,30 @@ def test_two_runs_sharing_a_cache_never_compute_a_unit_twice(tmp_path):
     assert sum(c for c, _ in computed) == 6 and all(c + h == 6 for c, h in computed)
     a, b = ((tmp_path / f"run{i}" / "results.csv").read_text().splitlines() for i in range(2))
     assert a == b
+
+
+def test_a_full_disk_is_one_line_and_loses_no_finished_work(tmp_path):
+    """A run directory on a full file system (a real 64 KiB tmpfs, mounted where this is allowed): one-line error
+    naming the path, the previous run directory intact, every finished unit still in the cache."""
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        first = _tiny_run(tmp_path, out=str(mnt / "run"), metrics=("psnr",))
+        before = {p.name: p.read_bytes() for p in first.run_dir.iterdir() if p.is_file()}
+        free = __import__("shutil").disk_usage(mnt).free
+        with open(mnt / "filler", "wb") as fh:
+            fh.write(b"\0" * max(0, free - 1024))
+        with pytest.raises(InputError, match=r"cannot write the run directory .*run'.*No space left") as err:
+            _tiny_run(tmp_path, out=str(mnt / "run"), metrics=("psnr",), exist_ok=True, quiet=True,
+                      enhancers=("identity", "gamma", "clahe"))
+        assert "\n" not in str(err.value)
+        assert {p.name: p.read_bytes() for p in first.run_dir.iterdir() if p.is_file()} == before
+        again = _tiny_run(tmp_path, out=str(tmp_path / "elsewhere"), metrics=("psnr",),
+                          enhancers=("identity", "gamma", "clahe"))
+        assert again.cache_stats.get("enhance_computed", 0) == 0  # the failed run's units were all cached
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
