@@ -92,7 +92,7 @@ def test_default_run_and_baseline_names_are_listed():
     assert set(run["metrics"]) <= set(list_metrics())
     rows = list(csv.DictReader((ROOT / "ci" / "baseline_default.csv").open()))
     assert {r["enhancer"] for r in rows} - {"reference"} <= set(run["enhancers"])
-    assert {r["task_model"] for r in rows} <= set(run["tasks"])
+    assert {r["task"] for r in rows} <= set(run["tasks"])  # results format 2: task = the task's registry name
 
 
 # -- unknown names and tags --------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_default_run_enhancer_config_hashes_are_unchanged(name, expected):
     assert enh.config_hash == expected, json.dumps(enh.identity(), default=str)
 
 
-@pytest.mark.parametrize("name,expected", sorted(_baseline_hashes("task_config_hash", "task_model").items()))
+@pytest.mark.parametrize("name,expected", sorted(_baseline_hashes("task_config_hash", "task").items()))
 def test_default_run_task_config_hashes_are_unchanged(name, expected):
     task = create_task(name)
     assert task.config_hash == expected, json.dumps(task.identity(), default=str)
