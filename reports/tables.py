@@ -702,7 +702,8 @@ def render_console(t: Table) -> str:
     out.append("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
                + ("; ± standard error over runs" if t.show_stderr else "")
                + ("; ± half-width of the bootstrap interval" if t.ci_mode == "pm" else "")
-               + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else ""))
+               + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else "")
+               + "".join(f"; {n}" for n in t.notes if not n.startswith("mean ± standard error")))
     if t.stats_note:
         out.append(t.stats_note)
     return "\n".join(s.rstrip() for s in out) + "\n"
