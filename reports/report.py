@@ -95,8 +95,9 @@ def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_r
     from ledbench.bench.results import read_per_image
     from ledbench.reports import grids
 
-    if images_root is None:
-        return [], []
+    if images_root is None or not Path(images_root).is_dir():
+        return [], ["no qualitative grids: the run saved no images (rerun it with save_images=true; the cached "
+                    "images are copied, nothing is recomputed)"]
     out: list[tuple[str, Path]] = []
     try:
         per_image = read_per_image(run_dirs[0])
