@@ -277,9 +277,12 @@ class Runner:
                     owners = [m for m in list_metrics() if mname in metric_directions_of(METRICS.get(m))]
                     if not owners:
                         raise
+                    owner = METRICS.get(owners[0])
+                    where = ("" if getattr(owner, "task_kind", QUALITY) == task.kind else
+                             f" of a {owner.task_kind} task, e.g. task_metrics={{TASK: [{owners[0]}]}}")
                     raise ConfigError(f"{mname!r} is an output of the metric {owners[0]!r}, not a metric name; "
-                                      f"request {owners[0]!r} (it reports "
-                                      f"{', '.join(metric_directions_of(METRICS.get(owners[0])))})") from None
+                                      f"request {owners[0]!r}{where} (it reports "
+                                      f"{', '.join(metric_directions_of(owner))})") from None
                 if kind != task.kind:
                     valid = [m for m in list_metrics() if getattr(METRICS.get(m), "task_kind", None) == task.kind]
                     where = "metrics" if task.kind == QUALITY else f"task_metrics[{task.name}]"
