@@ -490,3 +490,14 @@ def test_a_full_disk_is_one_line_and_loses_no_finished_work(tmp_path):
         assert again.cache_stats.get("enhance_computed", 0) == 0  # the failed run's units were all cached
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_saved_images_have_one_floor_column(tmp_path):
+    """save_images=true: one folder per enhancer plus the reference; the degraded input is saved as its own folder
+    only when the identity enhancer (the same image) did not run, so grids never show the floor twice."""
+    out = _tiny_run(tmp_path, save_images=True, metrics=("psnr",))
+    folders = sorted(p.name for p in (out.run_dir / "images").iterdir())
+    assert folders == ["gamma", "identity", "reference"]
+    assert len(list((out.run_dir / "images" / "gamma").glob("*.png"))) == 3
+    out2 = _tiny_run(tmp_path, save_images=True, metrics=("psnr",), enhancers=("gamma",), out=str(tmp_path / "r2"))
+    assert sorted(p.name for p in (out2.run_dir / "images").iterdir()) == ["gamma", "input", "reference"]
