@@ -332,7 +332,7 @@ class Runner:
                 for mname in self._metric_names(task):
                     if (task.name, mname) in explained or mname in skipped_metrics:
                         continue
-                    if any(e == name for e, _ in failed):
+                    if (name, task.name) in failed or (name, "") in failed:  # its own units, or the enhancer's
                         why = "every unit failed (see errors in manifest.json)"
                     else:
                         why = "no image could be scored"
