@@ -257,6 +257,8 @@ class StageRunner:
                     fail(item, img)
                     bar.update(1)
                     continue
+                if block:  # never wait for a lock while holding others (two runs could wait on each other)
+                    flush()
                 if not claims.take(item, keys[item.id], block):
                     continue
                 if pending and (len(pending) >= self.batch or pending[0][1].shape != img.shape):
@@ -330,6 +332,8 @@ class StageRunner:
                     fail(iid, img)
                     bar.update(1)
                     continue
+                if block:  # never wait for a lock while holding others
+                    flush()
                 if not claims.take(iid, keys[iid], block):
                     continue
                 chunk.append((iid, img))

@@ -440,12 +440,14 @@ class Slow(NumpyEnhancer):
 
 ENHANCERS.register("slow_shared_test", Slow, overwrite=True)
 out = run(RunConfig(dataset="tiny_pairs", dataset_args={{"n": 6}}, enhancers=("slow_shared_test",),
-                    metrics=("psnr",), out=sys.argv[1], cache_dir={cache!r}, quiet=True, device="cpu", workers=0))
+                    metrics=("psnr",), out=sys.argv[1], cache_dir={cache!r}, quiet=True, device="cpu", workers=0,
+                    batch={batch}))
 print(out.cache_stats.get("enhance_computed", 0), out.cache_stats.get("enhance_hit", 0))
 """
 
 
-def test_two_runs_sharing_a_cache_never_compute_a_unit_twice(tmp_path):
+@pytest.mark.parametrize("batch", [1, 2])
+def test_two_runs_sharing_a_cache_never_compute_a_unit_twice(tmp_path, batch):
     import subprocess
     import sys
     from pathlib import Path
@@ -453,7 +455,7 @@ def test_two_runs_sharing_a_cache_never_compute_a_unit_twice(tmp_path):
     log = tmp_path / "calls.log"
     script = tmp_path / "run_shared.py"
     script.write_text(_CONCURRENT_SCRIPT.format(tests=str(Path(__file__).parent), log=str(log),
-                                                cache=str(tmp_path / "cache")))
+                                                cache=str(tmp_path / "cache"), batch=batch))
     procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / f"run{i}")], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
