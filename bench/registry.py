@@ -60,6 +60,18 @@ def filter_names(names: Iterable[str], filter: str | Iterable[str] | None = None
     return out
 
 
+def available_only(names: Iterable[str], availability: Callable[[str], tuple[bool, str]]) -> list[str]:
+    """The names whose ``availability(name)`` is ``(True, ...)``; a plugin that cannot even be imported counts as
+    unavailable (``list_*(available=True)``)."""
+    def ok(name: str) -> bool:
+        try:
+            return bool(availability(name)[0])
+        except Exception:  # noqa: BLE001 - a broken plugin is not available, and listing goes on
+            return False
+
+    return [n for n in names if ok(n)]
+
+
 def _may_match(prefix: str, filter: str | Iterable[str] | None) -> bool:
     """Whether some name starting with ``prefix`` can match a ``filter`` wildcard (the pattern's literal head must
     agree with ``prefix``); lets listing skip importing classes whose tags cannot match."""

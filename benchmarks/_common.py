@@ -67,7 +67,7 @@ def make_folder(root: Path, n: int, h: int, w: int) -> Path:
     """A paired folder dataset (``low/``, ``sharp/``) of ``n`` PNGs made from :func:`test_image` crops."""
     import numpy as np
 
-    from ledbench.datasets.io import write_png
+    from ledbench.bench.imageio import write_png
 
     big = test_image(h * 2, w * 2)[0].permute(1, 2, 0).numpy()
     rng = np.random.default_rng(0)

@@ -1,8 +1,7 @@
 """Annotation files of datasets: class-index masks (:func:`read_label_map`) and depth maps (:func:`read_depth`).
 
 Generic image I/O (``read_image``, ``write_png``, ``to_uint8`` ...) lives in :mod:`ledbench.bench.imageio`, atomic
-writes, JSON and hashes in :mod:`ledbench.bench.files`. The names below ``__all__`` are re-exported from there only
-so that code not yet migrated keeps working; import them from the core.
+writes, JSON and hashes in :mod:`ledbench.bench.files`.
 """
 
 from __future__ import annotations
@@ -90,21 +89,3 @@ def read_depth(path: str | os.PathLike, scale: float = 1.0) -> np.ndarray:
     out = arr.astype(np.float64) / float(scale)
     out[~np.isfinite(out)] = np.nan
     return out.astype(np.float32)
-
-
-# -- transitional re-exports (delete once runner, cli, reports and dap_led_train import from ledbench.bench) ---------
-from ledbench.bench.files import array_hash, atomic_write_bytes, file_hash, write_json  # noqa: E402, F401
-from ledbench.bench.imageio import (  # noqa: E402, F401
-    IMAGE_SUFFIXES,
-    apply_orientation,
-    encode_png,
-    from_tensor,
-    from_uint8,
-    image_size,
-    is_image_file,
-    read_image,
-    read_png_u8,
-    to_tensor,
-    to_uint8,
-    write_png,
-)

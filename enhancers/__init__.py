@@ -17,6 +17,7 @@ from typing import Any
 
 from ledbench.bench.errors import ConfigError
 from ledbench.bench.plugin import build_plan
+from ledbench.bench.registry import available_only
 from ledbench.enhancers.registry import ENHANCERS
 
 __all__ = ["ENHANCERS", "create_enhancer", "list_enhancers", "enhancer_class", "enhancer_availability"]
@@ -101,11 +102,5 @@ def list_enhancers(filter: str | list[str] | None = None, exclude: str | list[st
         from ledbench.enhancers._catalog_cascades import standard_cascades
 
         names += [c for c in standard_cascades(filter, exclude) if c not in names]
-    return [n for n in names if _available(n)] if available else names
+    return available_only(names, enhancer_availability) if available else names
 
-
-def _available(name: str) -> bool:
-    try:
-        return enhancer_availability(name)[0]
-    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
-        return False

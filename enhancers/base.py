@@ -16,7 +16,7 @@ import weakref
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig
-from ledbench.bench.device import resolve_device as resolve_device  # re-export: old import path
+from ledbench.bench.device import resolve_device
 from ledbench.bench.errors import ConfigError, InputError, OutOfMemory, WeightsUnavailable
 from ledbench.bench.plugin import WeightedPlugin
 from ledbench.bench.weights import load_checkpoint, load_state_dict_checked

@@ -293,7 +293,7 @@ def refuse_benchmark_files(sources) -> None:
 def load_sharp(source: str, max_side: int = 0) -> np.ndarray:
     """``skimage:NAME`` | ``ultralytics:FILE`` | ``matplotlib:FILE`` | a path -> H x W x 3 float32 RGB in [0, 1]
     whose longer side is at most ``max_side`` (PIL bilinear per channel on float data, no antialias gap)."""
-    from ledbench.datasets.io import read_image
+    from ledbench.bench.imageio import read_image
 
     kind, _, name = source.partition(":")
     if kind == "skimage" and name:

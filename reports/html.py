@@ -169,7 +169,7 @@ def build_html(*, title: str = "ledbench report", tables: Sequence[tuple[str, st
 
 def write_html(path: str | Path, **kwargs: Any) -> Path:
     """Write :func:`build_html` output to ``path`` (UTF-8); returns the path."""
-    from ledbench.datasets.io import atomic_write_bytes
+    from ledbench.bench.files import atomic_write_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

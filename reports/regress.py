@@ -274,8 +274,8 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
 
 def update_baseline(run_dir: str | Path, baseline_csv: str | Path) -> str:
     """Write ``run_dir``'s results as the baseline (rows sorted by key, ``run_id`` cleared); returns a summary."""
+    from ledbench.bench.files import atomic_write_bytes
     from ledbench.bench.results import RESULT_COLUMNS, csv_bytes
-    from ledbench.datasets.io import atomic_write_bytes
 
     df = read_results_file(run_dir, "run results")
     df = df.sort_values(KEY_COLUMNS, kind="stable")

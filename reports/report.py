@@ -126,8 +126,8 @@ STAT_KEYS = ("baseline", "level", "n_resamples", "seed", "method")
 def _statistics(run_dirs: Sequence[str | Path], out_dir: Path, stat_kw: dict[str, Any]):
     """For a single run: write ``statistics.csv`` (per-row bootstrap), ``statistics.json`` (its settings) and
     ``correlations.csv``; returns the correlations DataFrame (or None) and notes."""
+    from ledbench.bench.files import atomic_write_bytes
     from ledbench.bench.results import csv_bytes
-    from ledbench.datasets.io import atomic_write_bytes
     from ledbench.reports import stats as st
 
     if len(run_dirs) != 1 or not (Path(run_dirs[0]) / "per_image.csv").is_file():

@@ -295,7 +295,7 @@ def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: st
 
 def save_sufficient_stats(run_dir: str | Path, metric: Any, **key: str) -> Path | None:
     """Write :func:`sufficient_stats_file` into ``run_dir`` (atomically); returns the path, or None."""
-    from ledbench.datasets.io import atomic_write_bytes
+    from ledbench.bench.files import atomic_write_bytes
 
     got = sufficient_stats_file(metric, **key)
     if got is None:
@@ -658,8 +658,8 @@ def bootstrap_run(run_dir: str | Path, **kwargs: Any):
 def write_statistics(run_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """Compute :func:`bootstrap_run` and write ``RUN/statistics.csv``; returns the settings and wall time (for the
     run manifest's ``statistics`` entry)."""
+    from ledbench.bench.files import atomic_write_bytes
     from ledbench.bench.results import csv_bytes
-    from ledbench.datasets.io import atomic_write_bytes
 
     df = bootstrap_run(run_dir, **kwargs)
     path = Path(run_dir) / "statistics.csv"

@@ -14,6 +14,7 @@ from typing import Any
 
 from ledbench.bench.config import canonical_json
 from ledbench.bench.plugin import build_plan
+from ledbench.bench.registry import available_only
 from ledbench.tasks.registry import TASKS
 
 __all__ = ["TASKS", "create_task", "list_tasks", "task_availability", "task_class"]
@@ -56,11 +57,5 @@ def list_tasks(filter: str | list[str] | None = None, exclude: str | list[str] |
     """Registered task names (``arch`` and every declared ``arch.tag``), naturally sorted; wildcards filter.
     ``available=True`` keeps only the names whose weights are present offline (:func:`task_availability`)."""
     names = TASKS.names(filter, exclude)
-    return [n for n in names if _available(n)] if available else names
+    return available_only(names, task_availability) if available else names
 
-
-def _available(name: str) -> bool:
-    try:
-        return task_availability(name)[0]
-    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
-        return False

@@ -17,6 +17,7 @@ import math
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig, build_config, config_hash, config_to_dict
+from ledbench.bench.registry import available_only
 from ledbench.tasks.registry import METRICS
 
 __all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics", "metric_availability",
@@ -166,14 +167,8 @@ def list_metrics(filter: str | list[str] | None = None, exclude: str | list[str]
     """Registered metric names, naturally sorted; wildcards filter. ``available=True`` keeps only the metrics
     whose weights are present offline (:func:`metric_availability`)."""
     names = METRICS.names(filter, exclude)
-    return [n for n in names if _available(n)] if available else names
+    return available_only(names, metric_availability) if available else names
 
-
-def _available(name: str) -> bool:
-    try:
-        return metric_availability(name)[0]
-    except Exception:  # noqa: BLE001 - a plugin that cannot be imported is not available
-        return False
 
 
 def metric_availability(name: str) -> tuple[bool, str]:
