@@ -482,7 +482,7 @@ class Runner:
                 overall.close()
                 return RunOutcome(run_dir, [], self.skipped, self.errors, dict(self.cache.stats), time.time() - t0)
             self._merge_rank_errors(run_dir)
-            done = {n: {iid: k for iid, k in keys.items() if self.cache.has_enhanced(k)}
+            done = {n: {iid: k for iid, k in keys.items() if self.cache.enhanced_path(k).is_file()}
                     for n, keys in all_keys.items()}
         units = self._units(done, tasks, items, manifest_hash, stages.handoff)
         rows: list[ResultRow] = []
@@ -554,8 +554,8 @@ class Runner:
         by_id = self._items_by_id
         ids = {it.id for it in items}
 
-        def exists(key: str) -> bool:
-            return key in memory or self.cache.has_prediction(key)
+        def exists(key: str) -> bool:  # the stage verified (or wrote) it; loading it verifies again, once
+            return key in memory or self.cache.prediction_path(key).is_file()
 
         ref_preds: dict[str, dict[str, str]] = {}
         for task in tasks:
