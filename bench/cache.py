@@ -7,7 +7,11 @@ Keys are SHA-256 digests of canonical JSON:
   fresh computation.
 - prediction: (cache format, task identity = name + config + weights sha256, image key) -> ``.npz``.
 - per-image score: (cache format, metric identity, prediction key, target key) -> ``.json`` (per-image metrics
-  only; dataset-level metrics such as COCO mAP are recomputed from cached predictions).
+  only).
+- group result: (cache format, metric identity and source code, every unit's image id, prediction key and target
+  key) -> ``.npz``: a metric's frozen result over a whole results group (values, standard errors, per-image values,
+  sufficient statistics), so a fully cached run loads no prediction (dataset-level metrics such as COCO mAP
+  included). Written only when no unit of the group failed.
 
 Integrity: every entry is written atomically (temp file + ``os.replace``) and followed by a sidecar
 ``<entry>.b2`` holding the BLAKE2b digest and size of its bytes. A read (``has_*`` and ``get_*``) verifies the bytes
@@ -243,3 +247,30 @@ class Cache:
 
     def put_score(self, key: str, values: dict[str, float]) -> None:
         self._write(self.score_path(key), json.dumps(values).encode())
+
+    # -- group results ------------------------------------------------------------------------------------------
+    def group_path(self, key: str) -> Path:
+        return self._path("groups", key, ".npz")
+
+    def get_group(self, key: str):
+        """A metric's frozen result over a score group (:class:`ledbench.bench.scoring.MetricResult`), or None."""
+        from ledbench.bench.scoring import MetricResult
+
+        path = self.group_path(key)
+        data = self.read_verified(path)
+        if data is None:
+            return None
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return MetricResult.from_arrays({k: npz[k] for k in npz.files})
+        except Exception as exc:  # noqa: BLE001 - a broken archive or meta: recompute
+            self._bad(path, f"cannot decode: {exc}")
+            return None
+
+    def put_group(self, key: str, result: Any) -> None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **result.to_arrays())
+        try:
+            self._write(self.group_path(key), buf.getvalue())
+        except OSError:  # a read-only shared cache: group results are an optimisation only
+            pass

@@ -587,7 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
         keys: name, dataset (synth_mini | folder:PATH | lolblur:PATH ...), dataset_args, enhancers (list or
         comma-separated, wildcards ok), tasks, metrics (quality metrics), task_metrics, out (run dir, default
         runs/<name>), limit, device (cpu|cuda|auto), batch, workers (image-reading threads), on_error (skip|fail),
-        seed, skip_unavailable, include_reference, download, tile, tile_overlap, amp, cache_dir, quiet."""),
+        seed, skip_unavailable, include_reference, download, tile, tile_overlap, amp, cache_dir, quiet,
+        save_images (copy enhanced images into the run dir, for report grids), exist_ok (replace an existing
+        run dir), plan_memo (default true: a fully cached re-run builds no model)."""),
                        epilog="examples:\n  ledbench run\n  ledbench run runs/lolblur_cascades.yaml limit=20\n"
                               "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r")
     s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")

@@ -42,6 +42,11 @@ def git_revision(path: str | Path | None = None) -> dict[str, Any]:
 def device_info(device: Any = None) -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
                             "processor": platform.processor() or platform.machine()}
+    if "torch" not in sys.modules:  # a fully cached run builds no model and never imports torch
+        info["torch"] = "not imported: every unit of the run came from the cache"
+        if device is not None:
+            info["device"] = str(device)
+        return info
     try:
         import torch
 
@@ -61,19 +66,30 @@ def device_info(device: Any = None) -> dict[str, Any]:
 
 def seed_everything(seed: int, deterministic: bool = True) -> dict[str, int | bool]:
     """Seed python, numpy and torch (separately recorded) and turn on deterministic kernels where cheap."""
+    seeds = seed_python_numpy(seed)
+    seed_torch(seed, deterministic)
+    return {**seeds, "torch_seed": seed, "cudnn_deterministic": deterministic}
+
+
+def seed_python_numpy(seed: int) -> dict[str, int]:
+    """The torch-free half of :func:`seed_everything` (a run seeds torch only when it builds a model)."""
     import random
 
     import numpy as np
-    import torch
 
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
+    return {"python_seed": seed, "numpy_seed": seed % (2 ** 32)}
+
+
+def seed_torch(seed: int, deterministic: bool = True) -> None:
+    """Seed torch and turn on deterministic cuDNN kernels (imports torch)."""
+    import torch
+
     torch.manual_seed(seed)
     if deterministic:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    return {"python_seed": seed, "numpy_seed": seed % (2 ** 32), "torch_seed": seed,
-            "cudnn_deterministic": deterministic}
 
 
 def now_iso() -> str:

@@ -27,7 +27,8 @@ class RunConfig:
     ``metrics``: the quality metrics (task ``quality``); ``task_metrics``: ``{task name: [metric, ...]}`` for the
     downstream tasks (default: each task's ``default_metrics``). ``limit``: first N images (0: all).
     ``tile``: 0 (whole image), the tile size in pixels (larger than ``tile_overlap``) or ``auto`` (from a memory
-    budget). ``amp``: false, true (float16 autocast on CUDA) or bf16.
+    budget). ``amp``: false, true (float16 autocast on CUDA) or bf16. ``plan_memo``: remember each model's identity
+    (:mod:`ledbench.bench.plans`) so a fully cached re-run builds no model and imports no torch (false: always build).
     """
 
     name: str = "default"
@@ -55,6 +56,7 @@ class RunConfig:
     verbose: bool = False
     save_images: bool = False
     exist_ok: bool = False
+    plan_memo: bool = True
     description: str = ""
     version: int = 1
 
@@ -65,7 +67,8 @@ class RunConfig:
 
 
 #: keys that do not change what a run measures (a re-run that differs only in these refreshes its directory)
-PRESENTATION_KEYS = ("quiet", "verbose", "on_error", "workers", "out", "exist_ok", "cache_dir", "description", "name")
+PRESENTATION_KEYS = ("quiet", "verbose", "on_error", "workers", "out", "exist_ok", "cache_dir", "description", "name",
+                     "plan_memo")
 
 
 def measured_config_hash(cfg: RunConfig | Mapping[str, Any]) -> str:

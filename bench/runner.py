@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ledbench.bench.cache import Cache, prediction_key
-from ledbench.bench.config import config_hash, config_to_dict
+from ledbench.bench.config import canonical_json, config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable
 from ledbench.bench.files import write_json
 from ledbench.bench.paths import cache_dir, ensure_writable_dir
@@ -180,6 +180,51 @@ def _expand(names: tuple[str, ...], lister: Callable[..., list[str]]) -> list[st
     return list(dict.fromkeys(out))
 
 
+class LazyPlugin:
+    """An enhancer or task model known by its memoised identity (:mod:`ledbench.bench.plans`), built on first use.
+
+    A run needs a plugin's identity to name its cache entries; the model itself only for a unit that is not
+    cached. When every unit is cached the model is never built (and torch never imported). When it is built, its
+    identity must equal the memoised one, else the run stops (the memo was stale: rerun)."""
+
+    def __init__(self, name: str, answer: dict[str, Any], build: Callable[[], Any], forget: Callable[[], None]):
+        self.name = name
+        self._answer = answer
+        self._build, self._forget = build, forget
+        self._real: Any = None
+        self.kind = answer.get("kind", "")
+        self.default_metrics = tuple(answer.get("default_metrics", ()))
+        self.weights_sha256 = answer.get("weights_sha256")
+
+    @property
+    def real(self) -> Any:
+        if self._real is None:
+            real = self._build()
+            if canonical_json(real.identity()) != canonical_json(self._answer["identity"]):
+                self._forget()
+                raise InputError(f"{self.name}: its weights or code changed while the run was being planned; "
+                                 "run again (finished units are kept)")
+            self._real = real
+        return self._real
+
+    def identity(self) -> dict[str, Any]:
+        return self._answer["identity"]
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self._answer["identity"])
+
+    def enhance(self, x):
+        return self.real.enhance(x)
+
+    def predict(self, images):
+        return self.real.predict(images)
+
+    @property
+    def output_checks(self) -> dict[str, int]:
+        return _output_checks(self._real) if self._real is not None else {}
+
+
 class Runner:
     """Runs one :class:`RunConfig`. Use :func:`run` for the one-call form."""
 
@@ -194,6 +239,51 @@ class Runner:
         self._items_by_id: dict[str, Any] = {}
         self._skipped_metrics: set[str] = set()
         self.not_scored: list[dict[str, str]] = []
+        self._memo: Any = None          # PlanMemo, opened by run()
+        self._device: Any = None        # the torch device, resolved on first need (torch import)
+        self._device_kind = ""          # cpu | cuda | mps, known without torch where possible
+
+    # -- device and models, on demand ---------------------------------------------------------------------------
+    def _torch_device(self):
+        """The run's torch device (imports torch, seeds it, joins the process group under torchrun): called the
+        first time a model is built, so a fully cached run never imports torch."""
+        if self._device is None:
+            from ledbench.bench.device import check_device
+            from ledbench.bench.provenance import seed_torch
+
+            seed_torch(self.cfg.seed)
+            notice = None if self._device_kind else self.log
+            self._device = init_distributed(check_device(self.cfg.device, notice=notice))
+            self._device_kind = self._device.type
+        return self._device
+
+    def _resolve_device_kind(self) -> str:
+        """``cpu``/``cuda``/``mps`` for the identities; torch is imported only when the machine may have CUDA or
+        the run asks for an accelerator."""
+        from ledbench.bench.plans import cuda_impossible
+
+        spec = "auto" if self.cfg.device is None else str(self.cfg.device)
+        if self.world <= 1 and (spec == "cpu" or spec == "auto" and cuda_impossible()):
+            if spec == "auto":
+                self.log("device=auto: no CUDA device here, running on the CPU")
+            self._device_kind = "cpu"
+        else:
+            self._torch_device()
+        return self._device_kind
+
+    def _memoised(self, request: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        answer = self._memo.get(request) if self._memo is not None else None
+        if answer is None or answer.get("stale"):
+            answer = compute()
+            if self._memo is not None and answer.get("memo", True):
+                self._memo.put(request, {k: v for k, v in answer.items() if not k.startswith("_")})
+        return answer
+
+    def _forget(self, request: dict[str, Any]) -> Callable[[], None]:
+        def forget() -> None:
+            if self._memo is not None:
+                self._memo.put(request, {"stale": True, "available": None})
+        return forget
 
     # -- resolution ---------------------------------------------------------------------------------------------
     def _dataset(self):
@@ -230,26 +320,84 @@ class Runner:
                     raise ConfigError(f"enhancers entry {entry.label!r}: weights file {entry.weights!r} not found")
                 ok.append(entry)
                 continue
-            available, why = enhancer_availability(entry.name)
+            answer = self._memoised({"kind": "enhancer-availability", "name": entry.name},
+                                    lambda e=entry: dict(zip(("available", "why"), enhancer_availability(e.name))))
+            available, why = answer["available"], answer.get("why", "")
             if available:
                 ok.append(entry)
             else:
                 self._skip_or_raise("enhancer", entry.name, why)
         return ok
 
-    def _tasks(self, device) -> list[Any]:
+    def _enhancer(self, entry: EnhancerEntry) -> LazyPlugin:
+        """The enhancer of a run entry as a :class:`LazyPlugin` (its identity memoised; built on first use).
+        A build failure is a :class:`LedbenchError` (the entry is skipped or, with explicit weights, refused)."""
+        from ledbench.enhancers import create_enhancer
+
+        cfg = self.cfg
+        opts = dict(entry.options)
+        weights = opts.get("weights")
+        stat = None
+        if weights:
+            st = Path(weights).expanduser().stat()
+            stat = [str(Path(weights).expanduser().resolve()), st.st_size, st.st_mtime_ns]
+
+        def build():
+            enh = create_enhancer(entry.name, weights=weights, device=self._torch_device(), download=cfg.download,
+                                  tile=cfg.tile, tile_overlap=cfg.tile_overlap, amp=cfg.amp,
+                                  trust_weights=str(opts.get("trust_weights", "")).lower() == "true")
+            enh.name = entry.label
+            return enh
+
+        def plan() -> dict[str, Any]:
+            try:
+                enh = build()
+            except LedbenchError as exc:
+                return {"available": False, "why": str(exc), "error": type(exc).__name__,
+                        "memo": not cfg.download and not weights}
+            return {"available": True, "identity": enh.identity(), "weights_sha256": enh.weights_sha256,
+                    "_built": enh}
+
+        request = {"kind": "enhancer", "name": entry.name, "label": entry.label, "weights": stat,
+                   "options": sorted((k, str(v)) for k, v in opts.items() if k != "weights"),
+                   "tile": cfg.tile, "tile_overlap": cfg.tile_overlap, "amp": cfg.amp, "download": cfg.download,
+                   "device": self._device_kind}
+        answer = self._memoised(request, plan)
+        if not answer["available"]:
+            raise WeightsUnavailable(answer["why"])
+        handle = LazyPlugin(entry.label, answer, build, self._forget(request))
+        handle._real = answer.pop("_built", None)
+        return handle
+
+    def _tasks(self) -> list[Any]:
+        """The run's task models as :class:`LazyPlugin` handles (built only for a prediction that is not cached)."""
         from ledbench.tasks import create_task, list_tasks, task_availability
+
+        def build(name: str):
+            return create_task(name, device=self._torch_device(), download=self.cfg.download)
+
+        def plan(name: str) -> dict[str, Any]:
+            available, why = task_availability(name)
+            if not available:
+                return {"available": False, "why": why}
+            try:
+                task = build(name)
+            except WeightsUnavailable as exc:
+                return {"available": False, "why": str(exc), "memo": not self.cfg.download}
+            return {"available": True, "identity": task.identity(), "kind": task.kind, "name": task.name,
+                    "default_metrics": list(task.default_metrics), "weights_sha256": task.weights_sha256,
+                    "_built": task}
 
         tasks = []
         for name in _expand(self.cfg.tasks, list_tasks):
-            available, why = task_availability(name)
-            if not available:
-                self._skip_or_raise("task", name, why)
+            request = {"kind": "task", "name": name, "device": self._device_kind, "download": self.cfg.download}
+            answer = self._memoised(request, lambda n=name: plan(n))
+            if not answer["available"]:
+                self._skip_or_raise("task", name, answer["why"])
                 continue
-            try:
-                tasks.append(create_task(name, device=device, download=self.cfg.download))
-            except WeightsUnavailable as exc:
-                self._skip_or_raise("task", name, str(exc))
+            handle = LazyPlugin(answer.get("name", name), answer, lambda n=name: build(n), self._forget(request))
+            handle._real = answer.pop("_built", None)
+            tasks.append(handle)
         return tasks
 
     def _metric_names(self, task) -> list[str]:
@@ -350,6 +498,9 @@ class Runner:
                 continue
             try:
                 metric = create_metric(mname)
+                check = getattr(metric, "check_available", None)  # weights a metric loads on first use
+                if check is not None:
+                    check()
             except WeightsUnavailable as exc:
                 self._skipped_metrics.add(mname)
                 self._skip_or_raise("metric", mname, str(exc))
@@ -398,9 +549,8 @@ class Runner:
 
     # -- the whole run ------------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        from ledbench.bench.device import check_device
-        from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_everything
-        from ledbench.enhancers import create_enhancer
+        from ledbench.bench.plans import PlanMemo, environment_fingerprint
+        from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_python_numpy
 
         t0 = time.time()
         cfg = self.cfg
@@ -409,7 +559,8 @@ class Runner:
             self.log(f"{cfg.run_dir} holds a different run: writing {run_dir} (exist_ok=true replaces it)")
         if self.rank == 0:
             ensure_writable_dir(run_dir, "run directory")
-        seeds = seed_everything(cfg.seed)
+        seeds = {**seed_python_numpy(cfg.seed), "torch_seed": cfg.seed, "cudnn_deterministic": True}
+        self._memo = PlanMemo(self.cache, environment_fingerprint()) if cfg.plan_memo else None
         dataset = self._dataset()
         items = dataset.items
         if not items:
@@ -419,9 +570,9 @@ class Runner:
         self.log(f"dataset {dataset.name} ({dataset.split}): {len(items)} images"
                  + (f", rank {self.rank}/{self.world}: {len(shard)}" if self.world > 1 else ""))
         manifest_hash = dataset.manifest_hash()
-        device = init_distributed(check_device(cfg.device, notice=self.log))
+        self._resolve_device_kind()
         entries = self._enhancer_entries()
-        tasks = self._tasks(device)
+        tasks = self._tasks()
         self._check_metrics(tasks)
         tasks = self._plan(tasks, items, [e.label for e in entries])
         downstream = [t for t in tasks if t.kind != QUALITY]
@@ -437,17 +588,13 @@ class Runner:
         done: dict[str, dict[str, str]] = {}       # enhancer -> image id -> enhanced key (this rank, succeeded)
         for entry in entries:
             name = entry.label
-            opts = dict(entry.options)
             try:
-                enh = create_enhancer(entry.name, weights=opts.get("weights"), device=device, download=cfg.download,
-                                      tile=cfg.tile, tile_overlap=cfg.tile_overlap, amp=cfg.amp,
-                                      trust_weights=str(opts.get("trust_weights", "")).lower() == "true")
+                enh = self._enhancer(entry)
             except LedbenchError as exc:
                 if entry.weights is not None:
                     raise ConfigError(f"enhancers entry {name!r}: {exc}") from None
                 self._skip_or_raise("enhancer", name, str(exc))
                 continue
-            enh.name = name
             enhancers[name] = enh
             all_keys[name] = enhanced_keys(enh.identity(), items if self.rank == 0 else shard,
                                            lambda *a: self._stage_error(*a), name)
@@ -475,7 +622,8 @@ class Runner:
         self._tasks_by_name = {t.name: t for t in tasks}
         if self.world > 1:
             units = self._units(done, tasks, shard, manifest_hash, stages.handoff)
-            score_stage(units, self._group_metrics, self.cache, loader, self._score_error, lambda g, m: None)
+            score_stage(units, self._group_metrics, self.cache, loader, self._score_error, lambda g, m: None,
+                        group_cache=False)
             self._write_rank_errors(run_dir)
             _barrier()
             if self.rank != 0:
@@ -513,7 +661,7 @@ class Runner:
             "not_scored": self.not_scored,
             "cache": {"root": str(self.cache.root), **dict(self.cache.stats)},
             "seeds": seeds, "versions": package_versions(), "git": git_revision(),
-            "device": device_info(device), "world_size": self.world,
+            "device": device_info(self._device or self._device_kind), "world_size": self.world,
         }
         outcome = RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), 0.0, manifest)
         files: dict[str, Any] = {

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ledbench.bench.cache import Cache, prediction_key, score_key
+from ledbench.bench.cache import CACHE_FORMAT, Cache, prediction_key, score_key
 from ledbench.bench.results import PerImageRow, ResultRow
 
 SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
@@ -30,7 +30,8 @@ QUALITY = "quality"
 REFERENCE = "reference"
 
 __all__ = ["Source", "ScoreGroup", "ScoreUnit", "quality_units", "downstream_units", "reference_image_key",
-           "label_key", "RowCollector", "SourceLoader", "score_stage", "metric_directions_of", "REFERENCE", "QUALITY"]
+           "label_key", "RowCollector", "SourceLoader", "score_stage", "metric_directions_of", "MetricResult",
+           "group_key", "REFERENCE", "QUALITY"]
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,13 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
                 load: Callable[[Source, str, str], Any],
                 on_error: Callable[[ScoreUnit, str, BaseException], bool],
                 on_group_done: Callable[[ScoreGroup, list[Any]], None],
-                progress: Callable[[int], None] | None = None) -> None:
+                progress: Callable[[int], None] | None = None, *, group_cache: bool = True) -> None:
     """Score ``units`` group by group (in the order the groups first appear).
+
+    With ``group_cache`` each metric's result over a whole group is frozen (:class:`MetricResult`) and cached
+    under :func:`group_key` when no unit of it failed; a re-run with the same units gets it back without loading a
+    prediction or building anything, and ``on_group_done`` receives frozen results. Without it (the non-zero
+    ranks of a ``torchrun`` run, which only fill the per-image score cache) it receives the filled metrics.
 
     For each :class:`ScoreGroup` the accumulators come from ``make_metrics(group)``; every unit of the group is fed
     to them, and ``on_group_done(group, metrics)`` receives them filled (then they are released, so a heavy metric
@@ -176,7 +182,18 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
     for unit in units:
         groups.setdefault(unit.group, []).append(unit)
     for group, group_units in groups.items():
-        metrics = make_metrics(group)
+        made = make_metrics(group)
+        frozen: dict[int, MetricResult] = {}  # position in ``made`` -> result served by the group cache
+        gkeys: dict[int, str] = {}
+        if group_cache:
+            for i, metric in enumerate(made):
+                gkeys[i] = group_key(metric, group_units)
+                hit = cache.get_group(gkeys[i])
+                if hit is not None:
+                    frozen[i] = hit
+                    cache.stats["group_hit"] += 1
+        metrics = [m for i, m in enumerate(made) if i not in frozen]
+        failed: set[int] = set()  # ids of metrics that lost a unit: their group result is not cached
         for unit in group_units if metrics else []:
             inputs = None
             for metric in list(metrics):
@@ -194,10 +211,12 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
                                   load(unit.target, unit.image_id, group.task_kind))
                     except Exception as exc:  # noqa: BLE001 - this unit loses its scores, the run goes on
                         on_error(unit, "", exc)
+                        failed.update(id(m) for m in metrics)
                         break
                 try:
                     metric.update(inputs[0], inputs[1], unit.image_id)
                 except Exception as exc:  # noqa: BLE001
+                    failed.add(id(metric))
                     if on_error(unit, metric.name, exc):
                         metrics.remove(metric)
                     continue
@@ -206,9 +225,128 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
                     if values is not None:
                         cache.put_score(skey, values)
                         cache.stats["score_computed"] += 1
-        on_group_done(group, metrics)
+        kept = {id(m) for m in metrics}
+        done: list[Any] = []
+        for i, metric in enumerate(made):
+            if i in frozen:
+                done.append(frozen[i])
+            elif id(metric) not in kept:  # dropped (its weights turned out unavailable)
+                continue
+            elif not group_cache or metric.n_images == 0:
+                done.append(metric)
+            else:
+                try:
+                    result = MetricResult.of(metric)
+                except Exception:  # noqa: BLE001 - the collector reports it for this metric
+                    done.append(metric)
+                    continue
+                if id(metric) not in failed and result.stats_error is None:
+                    cache.put_group(gkeys[i], result)
+                done.append(result)
+        on_group_done(group, done)
         if progress is not None:
             progress(1)
+
+
+class MetricResult:
+    """A scored metric, frozen: outputs, standard errors, per-image values and, for dataset-level metrics, the
+    per-image sufficient statistics of the bootstrap. It answers the calls the results collector makes on a metric
+    (``compute``, ``stderr``, ``per_image``, ``sufficient_stats``) and is what the group cache stores."""
+
+    def __init__(self, name: str, directions: Mapping[str, bool], n_images: int, values: Mapping[str, float],
+                 stderrs: Mapping[str, float], per_image: Mapping[str, Mapping[str, float]],
+                 stats: Mapping[str, Any] | None = None, reducer: str = "",
+                 stats_error: BaseException | None = None):
+        self.name, self.directions, self.n_images = name, dict(directions), int(n_images)
+        self.values, self.stderrs = dict(values), dict(stderrs)
+        self.per_image_values = {k: dict(v) for k, v in per_image.items()}
+        self.stats, self.reducer, self.stats_error = (dict(stats) if stats is not None else None), reducer, stats_error
+        if self.stats is not None:
+            self.sufficient_stats = lambda: self.stats
+
+    @classmethod
+    def of(cls, metric: Any) -> MetricResult:
+        """Freeze a filled metric (its ``compute`` / ``stderr`` errors propagate; a ``sufficient_stats`` error is
+        kept in ``stats_error``: the cell keeps its value and loses only its interval)."""
+        values, errs, per_image = metric.compute(), metric.stderr(), metric.per_image()
+        get = getattr(metric, "sufficient_stats", None)
+        stats, error = None, None
+        if get is not None:
+            try:
+                stats = get()
+            except Exception as exc:  # noqa: BLE001
+                error = exc
+        kind = type(metric)
+        return cls(metric.name, metric_directions_of(metric), metric.n_images, values, errs, per_image, stats,
+                   f"{kind.__module__}:{kind.__qualname__}", error)
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.directions)
+
+    def compute(self) -> dict[str, float]:
+        return dict(self.values)
+
+    def stderr(self) -> dict[str, float]:
+        return dict(self.stderrs)
+
+    def per_image(self) -> dict[str, dict[str, float]]:
+        return self.per_image_values
+
+    def to_arrays(self) -> dict[str, Any]:
+        """The npz form the cache stores: ``__meta__`` (JSON) plus the sufficient statistics as ``s/<name>``."""
+        import json
+
+        import numpy as np
+
+        meta = {"name": self.name, "directions": self.directions, "n_images": self.n_images, "values": self.values,
+                "stderrs": self.stderrs, "per_image": self.per_image_values, "reducer": self.reducer,
+                "has_stats": self.stats is not None}
+        arrays = {f"s/{k}": np.asarray(v) for k, v in (self.stats or {}).items()}
+        return {"__meta__": np.asarray(json.dumps(meta, default=float)), **arrays}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any]) -> MetricResult:
+        import json
+
+        meta = json.loads(str(arrays["__meta__"]))
+        stats = {k[2:]: arrays[k] for k in arrays if k.startswith("s/")} if meta["has_stats"] else None
+        return cls(meta["name"], meta["directions"], meta["n_images"], meta["values"], meta["stderrs"],
+                   meta["per_image"], stats, meta["reducer"])
+
+
+_CODE_DIGESTS: dict[type, str] = {}
+
+
+def _code_digest(kind: type) -> str:
+    """Digest of the source of every ledbench module in ``kind``'s MRO: a change in a metric's code (its
+    aggregation, its standard error) invalidates the group results it produced."""
+    if kind not in _CODE_DIGESTS:
+        import hashlib
+        import inspect
+        import sys
+
+        h = hashlib.sha256()
+        for base in kind.__mro__:
+            module = sys.modules.get(base.__module__)
+            if module is None or not base.__module__.startswith("ledbench."):
+                continue
+            try:
+                h.update(inspect.getsource(module).encode())
+            except (OSError, TypeError):
+                h.update(base.__module__.encode())
+        _CODE_DIGESTS[kind] = h.hexdigest()
+    return _CODE_DIGESTS[kind]
+
+
+def group_key(metric: Any, units: list[ScoreUnit]) -> str:
+    """Cache key of one metric's result over one group: the metric's identity and code, and every unit's image
+    id, prediction key and target key, in order (keys are content-addressed, so equal keys mean equal inputs)."""
+    from ledbench.bench.config import canonical_json, sha256_text
+
+    return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "group", "metric": metric.identity(),
+                                       "code": _code_digest(type(metric)),
+                                       "units": [[u.image_id, u.pred.key, u.target.key] for u in units]}))
 
 
 class RowCollector:
@@ -230,11 +368,13 @@ class RowCollector:
         for metric in metrics:
             if metric.n_images == 0:
                 continue
-            try:
-                values, errs = metric.compute(), metric.stderr()
-            except Exception as exc:  # noqa: BLE001 - a metric that cannot aggregate loses only its own rows
-                self.record("aggregate", group.enhancer, "*", exc, task=group.task, metric=metric.name)
-                continue
+            if not isinstance(metric, MetricResult):
+                try:
+                    metric = MetricResult.of(metric)
+                except Exception as exc:  # noqa: BLE001 - a metric that cannot aggregate loses only its own rows
+                    self.record("aggregate", group.enhancer, "*", exc, task=group.task, metric=metric.name)
+                    continue
+            values, errs = metric.values, metric.stderrs
             for out_name, higher in metric_directions_of(metric).items():
                 if out_name not in values:
                     continue
@@ -251,6 +391,8 @@ class RowCollector:
                     self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
                                                       group.protocol, out_name, iid, float(v)))
             try:
+                if metric.stats_error is not None:
+                    raise metric.stats_error
                 got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
                                             task_kind=task.kind, task=task.name, protocol=group.protocol)
             except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost

@@ -31,6 +31,7 @@ from ledbench.datasets.base import (
 PAIR_NAMES: tuple[tuple[str, str], ...] = (
     ("low", "sharp"), ("input", "target"), ("input", "gt"), ("inputs", "references"), ("lq", "gt"), ("low", "high"),
     ("low_blur_noise", "high_sharp_scaled"), ("blur", "sharp"), ("degraded", "clean"), ("noisy", "clean"),
+    ("input", "reference"),
 )
 
 

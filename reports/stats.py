@@ -284,9 +284,10 @@ def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: st
         return None
     arrays = get()
     cls = type(metric)
+    reducer = getattr(metric, "reducer", None) or f"{cls.__module__}:{cls.__qualname__}"  # a frozen MetricResult
     meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task_kind": task_kind,
             "task": task, "protocol": protocol, "metric": metric.name,
-            "outputs": list(metric.outputs), "reducer": f"{cls.__module__}:{cls.__qualname__}"}
+            "outputs": list(metric.outputs), "reducer": reducer}
     name = "__".join(_safe_name(x) for x in (task, protocol, enhancer, metric.name)) + ".npz"
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)

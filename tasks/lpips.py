@@ -56,12 +56,18 @@ LPIPS_WEIGHTS: dict[str, WeightsSpec] = {
 
 def _torch_hub_file(filename: str) -> Path | None:
     """A file already in torch.hub's checkpoint cache (where torchvision would have put it), or None."""
-    try:
-        import torch
+    import os
+    import sys
 
-        cand = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    except Exception:  # noqa: BLE001  # pragma: no cover
-        return None
+    if "torch" in sys.modules:  # torch.hub.set_dir() may have moved it in this process
+        try:
+            hub = Path(sys.modules["torch"].hub.get_dir())
+        except Exception:  # noqa: BLE001  # pragma: no cover
+            return None
+    else:  # torch.hub.get_dir()'s documented default, without importing torch
+        base = os.environ.get("TORCH_HOME") or str(Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "torch")
+        hub = Path(base).expanduser() / "hub"
+    cand = hub / "checkpoints" / filename
     return cand if cand.is_file() else None
 
 
@@ -166,6 +172,17 @@ class LPIPS(PerImageMetric):
             if key not in _MODEL_CACHE:
                 _MODEL_CACHE[key] = build_lpips(c.net, trunk, lin).to(c.device)
             return _MODEL_CACHE[key]
+
+    def check_available(self) -> None:
+        """Raise the :class:`WeightsUnavailable` that :meth:`score` would raise when the trunk file is missing.
+        Cheap (file lookups only: no torch import, no hashing), so a run skips a metric it cannot compute before
+        scoring anything; with ``download=True`` the check is left to the first score."""
+        c = self.config
+        spec = LPIPS_WEIGHTS.get(f"{c.net}_trunk")
+        if spec is None or c.backbone_weights is not None or c.download:
+            return
+        if find_local(spec) is None and _torch_hub_file(spec.filename) is None:
+            _resolve_trunk(spec, None, f"lpips.{c.net}_trunk", download=False)  # raises, naming the fix
 
     def reset(self) -> None:
         super().reset()

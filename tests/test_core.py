@@ -360,9 +360,18 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
 
     second = _run(tmp_path)
     assert second.cache_stats.get("enhance_hit") == 9 and not second.cache_stats.get("enhance_computed")
-    assert second.cache_stats.get("score_hit") == 3 * 3 * 2  # enhancers x images x metrics, nothing rescored
+    # each (enhancer, metric) result over the group comes back whole: no image is loaded or rescored
+    assert second.cache_stats.get("group_hit") == 3 * 2 and not second.cache_stats.get("score_computed")
     df2 = read_results(second.run_dir)
     assert df2["value"].tolist() == df["value"].tolist()
+    assert (second.run_dir / "per_image.csv").read_bytes() == (first.run_dir / "per_image.csv").read_bytes()
+    # without the group results, the per-image scores are served from the cache: nothing is rescored either
+    import shutil
+
+    shutil.rmtree(tmp_path / "cache" / "groups")
+    third = _run(tmp_path, exist_ok=True)
+    assert third.cache_stats.get("score_hit") == 3 * 3 * 2 and not third.cache_stats.get("score_computed")
+    assert read_results(third.run_dir)["value"].tolist() == df["value"].tolist()
     manifest = json.loads((second.run_dir / "manifest.json").read_text())
     for key in ("versions", "git", "device", "seeds", "wall_time_s", "run_config", "dataset"):
         assert key in manifest

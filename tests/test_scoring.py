@@ -503,3 +503,71 @@ def test_saved_images_have_one_floor_column(tmp_path):
     assert len(list((out.run_dir / "images" / "gamma").glob("*.png"))) == 3
     out2 = _tiny_run(tmp_path, save_images=True, metrics=("psnr",), enhancers=("gamma",), out=str(tmp_path / "r2"))
     assert sorted(p.name for p in (out2.run_dir / "images").iterdir()) == ["gamma", "input", "reference"]
+
+
+_CACHED_RUN_SCRIPT = """
+import sys
+from ledbench.bench.cli import main
+rc = main(["run", "dataset=folder:{root}", "enhancers=identity,gamma,sci.medium", "tasks=quality,det_yolo_fastest",
+           "metrics=psnr", "device=auto", "out={out}", "exist_ok=true", "-q"])
+print("RC", rc, "TORCH", "torch" in sys.modules)
+"""
+
+
+def test_a_fully_cached_run_builds_no_model_and_imports_no_torch(tmp_path):
+    """Plan memo + group results: the second run of the same config reads everything from the cache without
+    importing torch (no enhancer, task model or metric network is built) and writes the same files; a new file
+    in a weights folder (the environment changed) makes the next run build its models again, same results."""
+    import subprocess
+    import sys
+
+    from ledbench.bench.imageio import write_png
+
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        ref = rng.random((48, 64, 3)).astype(np.float32)
+        write_png(tmp_path / "data" / "reference" / f"p{i}.png", ref)
+        write_png(tmp_path / "data" / "input" / f"p{i}.png", ref * 0.25)
+    env = {**__import__("os").environ, "LEDBENCH_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    script = _CACHED_RUN_SCRIPT.format(root=tmp_path / "data", out=tmp_path / "run")
+
+    def run_once() -> tuple[str, bytes, bytes]:
+        got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+        assert got.returncode == 0, got.stderr[-2000:]
+        line = got.stdout.strip().splitlines()[-1]
+        return (line, (tmp_path / "run" / "results.csv").read_bytes(),
+                (tmp_path / "run" / "per_image.csv").read_bytes())
+
+    first = run_once()
+    assert first[0] == "RC 0 TORCH True"
+    assert b"det_yolo_fastest" in first[1] and b"sci.medium" in first[1]
+    second = run_once()
+    assert second[0] == "RC 0 TORCH False"
+    assert second[1:] == first[1:]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert "not imported" in manifest["device"]["torch"]
+    (tmp_path / "home" / "weights").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "home" / "weights" / "new_file.pth").write_bytes(b"x")
+    third = run_once()
+    assert third[0] == "RC 0 TORCH True" and third[1:] == first[1:]
+
+
+def test_a_stale_plan_memo_stops_the_run_and_is_forgotten():
+    from ledbench.bench.runner import LazyPlugin
+
+    forgotten = []
+
+    class Real:
+        def identity(self):
+            return {"name": "x", "config": {"a": 2}}
+
+        def enhance(self, x):
+            return x
+
+    lazy = LazyPlugin("x", {"identity": {"name": "x", "config": {"a": 1}}}, Real, lambda: forgotten.append(1))
+    assert lazy.config_hash and lazy.output_checks == {}
+    with pytest.raises(InputError, match="changed while the run was being planned"):
+        lazy.enhance(0)
+    assert forgotten == [1]
+    ok = LazyPlugin("x", {"identity": Real().identity()}, Real, lambda: None)
+    assert ok.enhance(3) == 3
