@@ -47,19 +47,44 @@ from ledbench.bench.imageio import encode_png, read_png_u8
 CACHE_FORMAT = 1
 
 
+class Identity(dict):
+    """An identity mapping whose canonical JSON is computed once. Plugins' identities are fixed once built, and a
+    run derives one cache key per (plugin, image): serialising the identity once per key would cost more than
+    the key at scale. Never mutate one after creation."""
+
+    __slots__ = ("canonical",)
+
+    def __init__(self, value: Any = ()):
+        super().__init__(value)
+        self.canonical = canonical_json(dict(self))
+
+
+def _identity_text(identity: Any) -> str:
+    return identity.canonical if isinstance(identity, Identity) else canonical_json(identity)
+
+
+def _key(fields: dict[str, Any], identity_field: str) -> str:
+    """``sha256(canonical_json(fields))``, with the identity's JSON spliced in: the same text as serialising the
+    whole mapping (sorted keys, compact separators), without re-serialising the identity each time."""
+    if not all(isinstance(v, (str, int)) for k, v in fields.items() if k != identity_field):
+        return sha256_text(canonical_json(fields))
+    parts = [f"{json.dumps(k)}:" + (_identity_text(v) if k == identity_field else json.dumps(v))
+             for k, v in sorted(fields.items())]
+    return sha256_text("{" + ",".join(parts) + "}")
+
+
 def enhanced_key(enhancer_identity: dict[str, Any], input_hash: str) -> str:
-    return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "enhance", "enhancer": enhancer_identity,
-                                       "input": input_hash}))
+    return _key({"v": CACHE_FORMAT, "stage": "enhance", "enhancer": enhancer_identity, "input": input_hash},
+                "enhancer")
 
 
 def score_key(metric_identity: dict[str, Any], pred_key: str, target_key: str) -> str:
-    return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "score", "metric": metric_identity,
-                                       "pred": pred_key, "target": target_key}))
+    return _key({"v": CACHE_FORMAT, "stage": "score", "metric": metric_identity, "pred": pred_key,
+                 "target": target_key}, "metric")
 
 
 def prediction_key(task_identity: dict[str, Any], image_key: str) -> str:
-    return sha256_text(canonical_json({"v": CACHE_FORMAT, "stage": "predict", "task": task_identity,
-                                       "image": image_key}))
+    return _key({"v": CACHE_FORMAT, "stage": "predict", "task": task_identity, "image": image_key}, "task")
 
 
 DIGEST_SUFFIX = ".b2"
@@ -247,6 +272,16 @@ class Cache:
 
     def put_score(self, key: str, values: dict[str, float]) -> None:
         self._write(self.score_path(key), json.dumps(values).encode())
+
+    # -- other verified entries (run statistics) ------------------------------------------------------------------
+    def get_blob(self, kind: str, key: str, suffix: str = ".json") -> bytes | None:
+        return self.read_verified(self._path(kind, key, suffix))
+
+    def put_blob(self, kind: str, key: str, data: bytes, suffix: str = ".json") -> None:
+        try:
+            self._write(self._path(kind, key, suffix), data)
+        except OSError:  # a read-only shared cache: these entries are an optimisation only
+            pass
 
     # -- group results ------------------------------------------------------------------------------------------
     def group_path(self, key: str) -> Path:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledbench.bench.cache import Cache, prediction_key
+from ledbench.bench.cache import Cache, Identity, prediction_key
 from ledbench.bench.config import canonical_json, config_hash, config_to_dict
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError, WeightsUnavailable
 from ledbench.bench.files import write_json
@@ -195,6 +195,7 @@ class LazyPlugin:
         self.kind = answer.get("kind", "")
         self.default_metrics = tuple(answer.get("default_metrics", ()))
         self.weights_sha256 = answer.get("weights_sha256")
+        self._identity = Identity(answer["identity"])
 
     @property
     def real(self) -> Any:
@@ -208,11 +209,11 @@ class LazyPlugin:
         return self._real
 
     def identity(self) -> dict[str, Any]:
-        return self._answer["identity"]
+        return self._identity
 
     @property
     def config_hash(self) -> str:
-        return config_hash(self._answer["identity"])
+        return config_hash(self._identity)
 
     def enhance(self, x):
         return self.real.enhance(x)
@@ -744,18 +745,68 @@ class Runner:
 
         if not files["results.csv"].count(b"\n") > 1:
             return None
-        try:
-            df = results_frame(files["results.csv"], source=str(run_dir))
-            per_image = pd.read_csv(io.BytesIO(files["per_image.csv"]), dtype={"image_id": str},
-                                    keep_default_na=False, na_values={"value": ["nan"]})
-            boot, extra, entry = statistics_for_run(df, per_image, stats_files, seed=self.cfg.seed)
-        except Exception as exc:  # noqa: BLE001
-            self._record("statistics", "*", "*", exc)
-            return None
+        key = self._statistics_key(files, stats_files)
+        cached = self._cached_statistics(key) if key else None
+        if cached is not None:
+            boot, extra, entry = cached
+        else:
+            try:
+                df = results_frame(files["results.csv"], source=str(run_dir))
+                per_image = pd.read_csv(io.BytesIO(files["per_image.csv"]), dtype={"image_id": str},
+                                        keep_default_na=False, na_values={"value": ["nan"]})
+                boot, extra, entry = statistics_for_run(df, per_image, stats_files, seed=self.cfg.seed)
+            except Exception as exc:  # noqa: BLE001
+                self._record("statistics", "*", "*", exc)
+                return None
+            if key:
+                dtypes = {c: boot[c].dtype.kind for c in boot.columns}
+                self.cache.put_blob("statistics", key, canonical_json(
+                    {"csv": extra["statistics.csv"].decode("utf-8", "surrogateescape"), "dtypes": dtypes,
+                     "entry": entry}).encode())
         files.update(stats_files)
         files.update(extra)
         manifest["statistics"] = entry
         return boot
+
+    def _statistics_key(self, files: dict[str, Any], stats_files: dict[str, bytes]) -> str | None:
+        """Cache key of a run's statistics: its results, per-image rows and sufficient statistics (bytes), the
+        seed, and the code (the plan memo's fingerprint covers the ledbench source); None without a memo."""
+        import hashlib
+
+        if self._memo is None or not self._memo.enabled:
+            return None
+        digest = {name: hashlib.sha256(data).hexdigest() for name, data in
+                  [("results.csv", files["results.csv"]), ("per_image.csv", files["per_image.csv"]),
+                   *sorted(stats_files.items())]}
+        return config_hash({"v": 1, "stage": "statistics", "code": self._memo.fingerprint, "seed": self.cfg.seed,
+                            "inputs": digest})
+
+    def _cached_statistics(self, key: str) -> tuple[Any, dict[str, bytes], dict[str, Any]] | None:
+        """The bootstrap table, files and manifest entry stored under ``key`` (the frame read back with its
+        column types), or None."""
+        import io
+        import json
+
+        import pandas as pd
+
+        t0 = time.perf_counter()
+        data = self.cache.get_blob("statistics", key)
+        if data is None:
+            return None
+        try:
+            stored = json.loads(data.decode())
+            kinds = stored["dtypes"]
+            floats = [c for c, k in kinds.items() if k == "f"]
+            numpy_type = {"f": "float64", "b": "bool", "i": "int64", "u": "uint64"}
+            types = {c: numpy_type.get(k, str) for c, k in kinds.items()}
+            csv = stored["csv"].encode("utf-8", "surrogateescape")
+            boot = pd.read_csv(io.BytesIO(csv), dtype=types, keep_default_na=False,
+                               na_values={c: ["nan"] for c in floats})
+        except (ValueError, KeyError, TypeError, UnicodeError):
+            return None
+        entry = {**stored["entry"], "wall_s": round(time.perf_counter() - t0, 4), "from_cache": True}
+        boot.attrs["bootstrap"] = {k: v for k, v in entry.items() if k != "file"}
+        return boot, {"statistics.csv": csv}, entry
 
     def _report_md(self, rows: list[ResultRow], outcome: RunOutcome) -> str:
         from ledbench.bench.results import results_frame

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ledbench.bench.cache import CACHE_FORMAT, Cache, prediction_key, score_key
+from ledbench.bench.cache import CACHE_FORMAT, Cache, Identity, prediction_key, score_key
 from ledbench.bench.results import PerImageRow, ResultRow
 
 SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
@@ -193,13 +193,14 @@ def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup],
                     frozen[i] = hit
                     cache.stats["group_hit"] += 1
         metrics = [m for i, m in enumerate(made) if i not in frozen]
+        identities = {id(m): Identity(m.identity()) for m in metrics}  # serialised once per group, not per unit
         failed: set[int] = set()  # ids of metrics that lost a unit: their group result is not cached
         for unit in group_units if metrics else []:
             inputs = None
             for metric in list(metrics):
                 skey = None
                 if getattr(metric, "per_image_cacheable", False):
-                    skey = score_key(metric.identity(), unit.pred.key, unit.target.key)
+                    skey = score_key(identities[id(metric)], unit.pred.key, unit.target.key)
                     cached = cache.get_score(skey)
                     if cached is not None:
                         metric.add_image(unit.image_id, cached)

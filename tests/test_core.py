@@ -296,6 +296,22 @@ def test_metric_accumulator_mean_and_stderr():
 
 # -- cache ------------------------------------------------------------------------------------------------------
 
+def test_cache_keys_splice_the_identity_json_exactly():
+    """Keys built with the identity's JSON serialised once equal sha256(canonical_json(whole mapping))."""
+    from ledbench.bench.cache import CACHE_FORMAT, Identity, enhanced_key, prediction_key, score_key
+    from ledbench.bench.config import canonical_json, sha256_text
+
+    ident = {"name": "gamma", "config": {"gamma": 0.4, "nan": float("nan"), "t": (1, 2), "ü": True, "n": None},
+             "weights_sha256": None, "tile": 0}
+    for wrapped in (ident, Identity(ident)):
+        assert enhanced_key(wrapped, "h1") == sha256_text(canonical_json(
+            {"v": CACHE_FORMAT, "stage": "enhance", "enhancer": ident, "input": "h1"}))
+        assert prediction_key(wrapped, "k\"2") == sha256_text(canonical_json(
+            {"v": CACHE_FORMAT, "stage": "predict", "task": ident, "image": "k\"2"}))
+        assert score_key(wrapped, "p", "ref:é") == sha256_text(canonical_json(
+            {"v": CACHE_FORMAT, "stage": "score", "metric": ident, "pred": "p", "target": "ref:é"}))
+
+
 def test_cache_roundtrip_is_bit_identical(tmp_path):
     from ledbench.bench.cache import Cache
 
@@ -365,6 +381,12 @@ def test_run_writes_results_and_second_run_is_served_from_cache(tmp_path):
     df2 = read_results(second.run_dir)
     assert df2["value"].tolist() == df["value"].tolist()
     assert (second.run_dir / "per_image.csv").read_bytes() == (first.run_dir / "per_image.csv").read_bytes()
+    # the bootstrap statistics come back from the cache with the same frame (column types included) and file
+    import pandas as pd
+
+    assert second.manifest["statistics"]["from_cache"] and "from_cache" not in first.manifest["statistics"]
+    pd.testing.assert_frame_equal(second.statistics, first.statistics, check_exact=True)
+    assert (second.run_dir / "statistics.csv").read_bytes() == (first.run_dir / "statistics.csv").read_bytes()
     # without the group results, the per-image scores are served from the cache: nothing is rescored either
     import shutil
 
