@@ -5,7 +5,8 @@ run needs from it only its availability and its *identity* (name, class, config,
 names every cache entry it produced. :class:`PlanMemo` stores that answer under a key made of the request (registry
 name, weights option, run options such as tiling and AMP, the device kind) and an **environment fingerprint**:
 
-- the ledbench source files (path, size, mtime) — an edited class or default config changes the fingerprint;
+- the ledbench source files (path, size, mtime; not ``__pycache__``) — an edited class or default config changes
+  the fingerprint;
 - every folder a weights file is looked up in (``$LEDBENCH_WEIGHTS``, ``$LEDBENCH_HOME/weights``, the asset folders,
   the Hugging Face hub cache), walked to file level (path, size, mtime) — an imported or fetched weights file, or
   one replaced in place, changes it;
@@ -65,7 +66,8 @@ def _source_dirs() -> list[Path]:
 
 
 def _walk(root: Path, out: list[tuple[str, int, int]], budget: list[int]) -> bool:
-    """Append (path, size, mtime_ns) of every file and folder under ``root``; False when over budget."""
+    """Append (path, size, mtime_ns) of every file under ``root`` (folders are walked, not recorded: their mtime
+    moves when Python writes ``__pycache__``); False when over budget."""
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -80,12 +82,13 @@ def _walk(root: Path, out: list[tuple[str, int, int]], budget: list[int]) -> boo
             if budget[0] < 0:
                 return False
             try:
+                if e.is_dir(follow_symlinks=True):
+                    stack.append(Path(e.path))
+                    continue
                 st = e.stat()
             except OSError:
                 continue
             out.append((e.path, st.st_size, st.st_mtime_ns))
-            if e.is_dir(follow_symlinks=True):
-                stack.append(Path(e.path))
     return True
 
 
@@ -103,16 +106,13 @@ def environment_fingerprint(extra_roots: list[Path] | None = None) -> str | None
         if key in seen:
             continue
         seen.add(key)
-        try:
-            st = os.stat(key)
-        except OSError:
-            entries.append((key, -1, -1))  # absent now: creating it changes the fingerprint
+        if not os.path.isdir(key):
+            entries.append((key, -1, -1))  # absent now (or a file): creating it changes the fingerprint
             continue
-        entries.append((key, st.st_size, st.st_mtime_ns))
         if not _walk(Path(key), entries, budget):
             return None
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
-    return sha256_text(canonical_json({"v": MEMO_FORMAT, "files": entries, "env": env, "python": sys.executable,
+    return sha256_text(canonical_json({"v": MEMO_FORMAT, "files": sorted(entries), "env": env, "python": sys.executable,
                                        "version": sys.version}))
 
 
