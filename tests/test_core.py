@@ -752,3 +752,35 @@ def test_unpaired_folder_gets_no_reference_scores_only(tmp_path):
     df = read_results(out.run_dir)
     assert set(df["metric"]) == {"niqe"} and set(df["protocol"]) == {"no_reference"}
     assert sorted(df["enhancer"]) == ["gamma", "identity"] and (df["n_images"] == 2).all()
+
+
+def test_plan_memo_fingerprint_follows_files_not_folders(tmp_path, monkeypatch):
+    """The memo's environment fingerprint changes when a file under a watched folder is added, removed or
+    rewritten, and not when Python writes bytecode beside the sources."""
+    import os
+
+    from ledbench.bench.plans import PlanMemo, environment_fingerprint
+
+    monkeypatch.setenv("LEDBENCH_HOME", str(tmp_path / "home"))
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "mod.py").write_text("x = 1\n")
+    fp0 = environment_fingerprint([src])
+    (src / "pkg" / "__pycache__").mkdir()
+    (src / "pkg" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\0")
+    assert environment_fingerprint([src]) == fp0
+    (tmp_path / "home" / "weights").mkdir(parents=True)
+    (tmp_path / "home" / "weights" / "w.pth").write_bytes(b"w")
+    fp1 = environment_fingerprint([src])
+    assert fp1 != fp0
+    st = os.stat(src / "pkg" / "mod.py")
+    (src / "pkg" / "mod.py").write_text("x = 2\n")
+    os.utime(src / "pkg" / "mod.py", ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    assert environment_fingerprint([src]) != fp1
+    from ledbench.bench.cache import Cache
+
+    memo = PlanMemo(Cache(tmp_path / "cache"), fp1)
+    memo.put({"kind": "enhancer", "name": "gamma"}, {"available": True, "identity": {"name": "gamma"}})
+    assert memo.get({"kind": "enhancer", "name": "gamma"})["identity"] == {"name": "gamma"}
+    assert PlanMemo(Cache(tmp_path / "cache"), fp0).get({"kind": "enhancer", "name": "gamma"}) is None
+    assert not PlanMemo(Cache(tmp_path / "cache"), None).enabled
