@@ -259,8 +259,11 @@ class Runner:
         return self._device
 
     def _resolve_device_kind(self) -> str:
-        """``cpu``/``cuda``/``mps`` for the identities; torch is imported only when the machine may have CUDA or
-        the run asks for an accelerator."""
+        """``cpu``/``cuda``/``mps`` for the identities, without importing torch where possible: the CPU where no
+        CUDA device can exist; on a GPU machine the answer torch gave for the same request and device nodes
+        (memoised), else torch is asked (and the answer memoised)."""
+        import glob
+
         from ledbench.bench.plans import cuda_impossible
 
         spec = "auto" if self.cfg.device is None else str(self.cfg.device)
@@ -268,8 +271,16 @@ class Runner:
             if spec == "auto":
                 self.log("device=auto: no CUDA device here, running on the CPU")
             self._device_kind = "cpu"
+            return self._device_kind
+        # a GPU machine: what torch answered last time for this request and these device nodes (no torch import)
+        request = {"kind": "device", "spec": spec, "nodes": sorted(glob.glob("/dev/nvidia[0-9]*"))}
+        known = self._memo.get(request) if self._memo is not None and self.world <= 1 else None
+        if known and known.get("type"):
+            self._device_kind = known["type"]
         else:
-            self._torch_device()
+            self._device_kind = self._torch_device().type
+            if self._memo is not None:
+                self._memo.put(request, {"type": self._device_kind})
         return self._device_kind
 
     def _memoised(self, request: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
