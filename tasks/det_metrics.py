@@ -198,28 +198,41 @@ def coco_match_table(gt: dict, results: list[dict], max_dets: tuple[int, ...] = 
             "rec_thrs": np.asarray(p.recThrs, dtype=np.float64), "max_det": np.asarray(p.maxDets[2])}
 
 
-def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 1 << 22) -> dict[str, np.ndarray]:
+def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 1 << 16) -> dict[str, np.ndarray]:
     """COCOeval ``accumulate`` + ``summarize`` (area ``all``) on weighted images, vectorised over resamples.
 
     Args:
         stats: :func:`coco_match_table` arrays.
         weights: ``(n_images,)`` or ``(B, n_images)`` non-negative integer counts (a bootstrap resample: how often
             each image was drawn; ones = the dataset itself).
-        chunk: elements per work block (memory bound).
+        chunk: replicates x detections per work block (memory and cache bound; numbers do not depend on it).
 
     Returns ``map50_95``, ``map50``, ``map75``, ``ar100`` as float arrays of shape ``(B,)`` (0-d for 1-D weights),
     NaN where no category has ground truth. With integer weights every intermediate count is exact, so the numbers
-    equal pycocotools on the resampled dataset (only the TP points of the precision curve can matter for its
-    interpolated envelope, so a repeated detection can be counted with its weight at once, and the curve is
-    evaluated at true positives only).
+    equal pycocotools on the resampled dataset: a repeated detection is counted with its weight at once, and only
+    true positives can set the interpolated precision (a false positive adds a point of the same recall and lower
+    precision), so the curve is evaluated at true positives only.
+
+    Per category and IoU threshold, for a block of replicates (one row each, detections in accumulate order along
+    the row): ``tp`` = running sum of the weights of the true positives, ``pr = tp / (seen + eps)`` (COCOeval's
+    precision). COCOeval's interpolated precision at recall threshold ``r`` is ``max(pr_j : rc_j >= thr_r)``, i.e.
+    the max over points whose count ``N_j`` of thresholds ``<= rc_j`` exceeds ``r`` (its ``searchsorted(rc, recThrs,
+    'left')``): so the max of ``pr`` per ``N`` value (``np.maximum.at``), then the running max from the right over
+    ``N``. ``N`` is looked up by integer ``tp`` in a table of ``searchsorted(recThrs, c / n_gt, 'right')`` per
+    distinct ground-truth count. The row sums of the 101 precisions add up across categories in category order, so
+    results are bit-identical to the per-column loop this replaced (tested).
     """
     w = np.asarray(weights, dtype=np.float64)
     single = w.ndim == 1
     w = np.atleast_2d(w)
+    wi = w.astype(np.int32)
+    if (wi != w).any() or (wi < 0).any():
+        raise ValueError("coco_reduce: weights must be non-negative integer counts (bootstrap resample counts)")
     n_b = w.shape[0]
     iou_thrs, rec_thrs = stats["iou_thrs"], stats["rec_thrs"]
     n_t, n_r = len(iou_thrs), len(rec_thrs)
     n_k = stats["npig"].shape[1]
+    n_bins = n_r + 1
     keep = stats["det_rank"] < int(stats["max_det"])
     d_img, d_cat = stats["det_image"][keep], stats["det_cat"][keep]
     d_tp, d_fp = stats["det_tp"][keep], stats["det_fp"][keep]
@@ -232,59 +245,68 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
         recall = -np.ones((n_b, n_t, n_k))
     psum, rsum = np.zeros((n_b, n_t)), np.zeros((n_b, n_t))
     bounds = np.searchsorted(d_cat, np.arange(n_k + 1))
-    w_t = np.ascontiguousarray(w.T)  # images x B
+    w_t = np.ascontiguousarray(wi.T)  # images x B: a category's detections gather whole rows
     eps = np.spacing(1)
     for k in range(n_k):
         rows = np.flatnonzero(npig[:, k] > 0)
         if rows.size == 0:
             continue
         a, b = bounds[k], bounds[k + 1]
-        nd = b - a
-        if nd == 0:  # ground truth but no detection: precision and recall 0
+        tp_k = d_tp[a:b]
+        tps = [np.flatnonzero(tp_k[:, t]) for t in range(n_t)]
+        if b == a or not any(p.size for p in tps):  # no detection, or no true positive: precision and recall 0
             if exact:
                 precision[rows, :, :, k] = 0.0
                 recall[rows, :, k] = 0.0
             continue
-        tp_k, img_k = d_tp[a:b], d_img[a:b]
         counted = tp_k | d_fp[a:b]  # D x T: not ignored (matched to crowd / outside the area range)
-        plain = bool(counted.all())
-        step = max(1, chunk // nd)
+        partial = None if counted.all() else counted
+        # N(c) = searchsorted(rec_thrs, c / n_gt, 'right') for every true-positive count c <= n_gt, per distinct n_gt
+        g_u, g_inv = np.unique(npig[rows, k], return_inverse=True)
+        width = int(g_u[-1]) + 1
+        tab = np.searchsorted(rec_thrs, (np.arange(width)[None, :] / g_u[:, None]).ravel(), side="right")
+        tab = tab.reshape(len(g_u), width)
+        whole = rows.size == n_b
+        w_k = w_t[d_img[a:b]] if whole else w_t[np.ix_(d_img[a:b], rows)]  # D x rows
+        step = max(1, chunk // (b - a))
         for s in range(0, rows.size, step):
             r = rows[s:s + step]
-            cols = np.arange(len(r))
-            # D x b: detections (in accumulate order) down, replicates across, so every running sum below adds
-            # whole rows at a time
-            wd = w_t[np.ix_(img_k, r)]
-            seen = np.cumsum(wd, axis=0) if plain else None  # tp + fp after each detection
+            nb = len(r)
+            cols = np.arange(nb)
+            wd = np.ascontiguousarray(w_k[:, s:s + nb].T)  # nb x D: running sums along contiguous rows
+            if partial is None:
+                den_eps = np.cumsum(wd, axis=1) + eps  # tp + fp after each detection
+            tab_b = (tab[g_inv[s:s + nb]] + (cols * n_bins)[:, None]).ravel()  # + a bin block per replicate
+            off = (cols * width)[:, None]
             for t in range(n_t):
-                p = np.flatnonzero(tp_k[:, t])
-                if p.size == 0:  # detections but no true positive: precision and recall 0
+                p = tps[t]
+                if p.size == 0:  # detections but no true positive at this threshold: precision and recall 0
                     if exact:
                         precision[r, t, :, k] = 0.0
                         recall[r, t, k] = 0.0
                     continue
-                # Only true positives can set the interpolated precision (a false positive adds a point of the
-                # same recall and lower precision), so the curve is evaluated at those points only.
-                tp_sum = np.cumsum(wd[p], axis=0)
-                den = seen[p] if plain else np.cumsum(wd * counted[:, t, None], axis=0)[p]
-                pr = tp_sum / (den + eps)
-                env = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
-                # COCOeval: searchsorted(rc, recThrs, 'left') = number of points with rc < thr: a histogram of how
-                # many thresholds each point reaches, accumulated over the thresholds
-                m = p.size
-                rc = tp_sum / npig[r, k][None, :]
-                bins = np.searchsorted(rec_thrs, rc, side="right")  # thresholds <= rc
-                hist = np.bincount((bins + cols * (n_r + 1)).ravel(),
-                                   minlength=len(r) * (n_r + 1)).reshape(-1, n_r + 1)
-                pos = np.cumsum(hist, axis=1)[:, :n_r]  # b x R
-                q = env[np.minimum(pos, m - 1), cols[:, None]]
-                q[pos >= m] = 0.0
+                tp_sum = np.cumsum(wd.take(p, axis=1, mode="clip"), axis=1)
+                if partial is None:
+                    den = den_eps.take(p, axis=1, mode="clip")
+                else:
+                    den = (np.cumsum(wd * partial[:, t], axis=1) + eps).take(p, axis=1, mode="clip")
+                pr = np.divide(tp_sum, den)
+                # max of pr per N value, then the running max from the right (pr >= 0: its int64 bits order as
+                # the values do, and integer max is several times faster than float max)
+                seg = np.zeros((nb, n_bins), dtype=np.int64)
+                n_idx = tab_b.take((tp_sum + off).ravel(), mode="clip")
+                np.maximum.at(seg.ravel(), n_idx, pr.view(np.int64).ravel())
+                rev = seg[:, ::-1]
+                np.maximum.accumulate(rev, axis=1, out=rev)
+                q = np.ascontiguousarray(seg[:, 1:]).view(np.float64)  # nb x R interpolated precision
+                rc_last = tp_sum[:, -1] / npig[r, k]
                 if exact:
                     precision[r, t, :, k] = q
-                    recall[r, t, k] = rc[-1]
+                    recall[r, t, k] = rc_last
                 else:
-                    psum[r, t] += q.sum(1)
-                    rsum[r, t] += rc[-1]
+                    rr = slice(s, s + nb) if whole else r
+                    psum[rr, t] += q.sum(1)
+                    rsum[rr, t] += rc_last
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
