@@ -3,7 +3,8 @@
 ``read_image`` handles EXIF orientation, grayscale, RGBA (alpha dropped), palette, 16-bit and float images; any
 failure raises :class:`InputError` naming the file (ImportError included: once ultralytics is imported, its patched
 ``Image.open`` answers an unidentifiable file by trying to import an optional HEIF plugin). ``image_size`` reads
-the header only. ``write_png`` writes atomically (:func:`ledbench.bench.files.atomic_write_bytes`). Conversions:
+the header only (Pillow decodes a whole PNG to look for EXIF, so a PNG without metadata chunks is answered from
+its chunk list). ``write_png`` writes atomically (:func:`ledbench.bench.files.atomic_write_bytes`). Conversions:
 ``to_uint8`` / ``from_uint8`` (float [0, 1] <-> uint8, round half to even) and ``to_tensor`` / ``from_tensor``
 (H x W x 3 array <-> 1 x 3 x H x W torch tensor; torch is imported only by these two).
 """
@@ -121,8 +122,31 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(height, width)`` from the file header, after EXIF orientation (no pixel decoding)."""
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: PNG chunks that can carry an orientation Pillow honours (eXIf; EXIF or XMP in text chunks)
+_PNG_METADATA = {b"eXIf", b"tEXt", b"zTXt", b"iTXt"}
+
+
+def _png_without_metadata(path: Path) -> bool:
+    """True for a PNG file none of whose chunks can hold an orientation (read from the chunk headers only)."""
+    with open(path, "rb") as fh:
+        if fh.read(8) != _PNG_SIGNATURE:
+            return False
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                return False  # truncated: let Pillow say so
+            kind = head[4:]
+            if kind in _PNG_METADATA:
+                return False
+            if kind == b"IEND":
+                return True
+            fh.seek(int.from_bytes(head[:4], "big") + 4, os.SEEK_CUR)  # data and CRC
+
+
+def image_size(path: str | os.PathLike, *, oriented: bool = True) -> tuple[int, int]:
+    """``(height, width)`` from the file header, after EXIF orientation (no pixel decoding). ``oriented=False``
+    skips the orientation (the pixel count is the same either way)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -131,7 +155,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             w, h = im.size
-            if _exif_orientation(im) in (5, 6, 7, 8):
+            if (oriented and not (im.format == "PNG" and _png_without_metadata(path))
+                    and _exif_orientation(im) in (5, 6, 7, 8)):
                 w, h = h, w
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, ImportError) as exc:
         raise _bad(path, exc) from None

@@ -50,6 +50,7 @@ from ledbench.bench.scoring import (
     RowCollector,
     ScoreGroup,
     ScoreUnit,
+    Source,
     SourceLoader,
     downstream_units,
     metric_directions_of,
@@ -57,7 +58,7 @@ from ledbench.bench.scoring import (
     reference_image_key,
     score_stage,
 )
-from ledbench.bench.stages import Handoff, StageRunner, enhanced_keys, prefetch, progress_bar
+from ledbench.bench.stages import Handoff, StageRunner, enhanced_keys, prefetch, preload, progress_bar
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "Skipped", "run", "load_run_config", "default_run_file",
            "shard_items", "dist_info", "init_distributed", "prefetch", "REFERENCE"]
@@ -147,7 +148,7 @@ def _pixel_counts(items: list) -> list[int]:
     sizes = []
     for it in items:
         try:
-            h, w = (image_size(it.input) if isinstance(it.input, (str, os.PathLike))
+            h, w = (image_size(it.input, oriented=False) if isinstance(it.input, (str, os.PathLike))
                     else np.shape(it.input)[:2] if isinstance(it.input, np.ndarray) else (1, 1))
         except Exception:  # noqa: BLE001
             h, w = 1, 1
@@ -593,6 +594,13 @@ class Runner:
         overall = progress_bar(n_units, "ledbench run", cfg.quiet, leave=True)
         stages = StageRunner(self.cache, batch=cfg.batch, workers=cfg.workers, quiet=cfg.quiet,
                              on_error=self._stage_error, handoff=Handoff(), overall=overall, stage_bars=cfg.verbose)
+        loader = SourceLoader(self.cache, by_id, memory=stages.handoff)  # decodes each reference once
+
+        def reference(iid: str) -> Any:
+            return loader(Source("reference", reference_image_key(by_id[iid].reference_hash())), iid, QUALITY)
+
+        warm = preload([it.id for it in shard if it.paired] if self._uses_references(tasks) else [], reference,
+                       loader.references, cfg.workers)  # decoded in the background while the models run
 
         # stage 1: enhance this rank's share
         enhancers: dict[str, Any] = {}
@@ -624,13 +632,13 @@ class Runner:
             for name, keys in done.items():
                 stages.predict(task, {iid: (k, lambda k=k: stages.load_enhanced(k)) for iid, k in keys.items()},
                                name)
-            if cfg.include_reference:
-                stages.predict(task, {iid: (k, by_id[iid].load_reference) for iid, k in shard_refs.items()},
-                               REFERENCE)
+            if cfg.include_reference:  # a copy: the task may not alter the scoring stage's reference
+                stages.predict(task, {iid: (k, lambda iid=iid: reference(iid)["image"].copy())
+                                      for iid, k in shard_refs.items()}, REFERENCE)
 
         # stage 3: score. Every rank scores its own units (per-image scores land in the cache); rank 0 then scores
         # every unit of the run, served from the cache for the other ranks' images.
-        loader = SourceLoader(self.cache, by_id, memory=stages.handoff)
+        warm()
         self._tasks_by_name = {t.name: t for t in tasks}
         if self.world > 1:
             units = self._units(done, tasks, shard, manifest_hash, stages.handoff)
@@ -691,6 +699,22 @@ class Runner:
         return outcome
 
     # -- unit and metric construction ---------------------------------------------------------------------------
+    def _uses_references(self, tasks: list[Any]) -> bool:
+        """Whether a stage reads the sharp references: a full-reference quality metric, or a downstream task run
+        on the references (``include_reference``)."""
+        from ledbench.tasks.metrics import METRICS
+
+        if self.cfg.include_reference and any(t.kind != QUALITY for t in tasks):
+            return True
+        for task in tasks:
+            for mname in self._metric_names(task) if task.kind == QUALITY else ():
+                try:
+                    if getattr(METRICS.get(mname), "requires_reference", True):
+                        return True
+                except LedbenchError:
+                    continue
+        return False
+
     def _reference_keys(self, items: list) -> dict[str, str]:
         """Image id -> content key of the sharp reference, for paired items whose reference can be read."""
         keys = {}

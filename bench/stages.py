@@ -2,8 +2,10 @@
 
 A unit is (enhancer, image) or (task, image). Keys are pure functions of identities and content hashes
 (:func:`ledbench.bench.cache.enhanced_key`, :func:`~ledbench.bench.cache.prediction_key`), computed before any model
-runs. Finished units go to the content-addressed cache at once (a crash loses at most the batch in flight) and,
-within one process, stay in a bounded in-memory store (:class:`Handoff`) so the next stage does not decode again.
+runs. Finished units go to the content-addressed cache through one background writer thread (:class:`Writer`:
+PNG/npz encoding and file writes release the GIL, so the model never waits on them; a crash loses at most the batch
+in flight and the few queued writes) and, within one process, stay in a bounded in-memory store (:class:`Handoff`)
+so the next stage does not decode again. A stage returns only when its writes are on disk.
 Image contract: H x W x 3 float32 RGB in [0, 1] between stages; enhanced images are quantised to uint8 exactly as
 cached, so an in-memory hand-off and a cache hit give the same numbers.
 """
@@ -19,7 +21,7 @@ import numpy as np
 from ledbench.bench.cache import Cache, enhanced_key, prediction_key
 from ledbench.bench.errors import InputError
 
-__all__ = ["Handoff", "StageRunner", "prefetch", "progress_bar", "enhanced_keys"]
+__all__ = ["Handoff", "StageRunner", "Writer", "prefetch", "preload", "progress_bar", "enhanced_keys"]
 
 OnError = Callable[[str, str, str, BaseException], None]  # (stage, who, image id, exception)
 
@@ -79,13 +81,98 @@ def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
             yield done_key, fut.result()
 
 
+def preload(keys: list, load: Callable[[Any], Any], store: Handoff, workers: int) -> Callable[[], None]:
+    """Call ``load(key)`` for each key in one background thread (``load`` memoises into ``store``) while the caller
+    goes on, stopping once ``store`` is full; returns ``join``. For images a later stage needs (the references the
+    scoring stage compares with), decoded while the models run. Failures are ignored here: the stage that needs
+    the image loads it again and reports them. ``workers=0``: nothing is preloaded."""
+    if workers <= 0 or not keys:
+        return lambda: None
+    import threading
+
+    stop = threading.Event()
+
+    def work() -> None:
+        for key in keys:
+            if stop.is_set() or store.nbytes >= store.max_bytes // 2:  # leave room: never evict what it loaded
+                return
+            try:
+                load(key)
+            except Exception:  # noqa: BLE001 - reported by the stage that needs it
+                pass
+
+    thread = threading.Thread(target=work, name="ledbench-preload", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        stop.set()  # what is not loaded yet is loaded when needed
+        thread.join()
+    return join
+
+
+class Writer:
+    """Runs cache writes in one background thread, at most ``depth`` queued (the caller waits beyond that), and
+    hands each outcome back to the calling thread: ``done(exc)`` (``exc`` is None, or the write's exception) runs in
+    the caller's thread when the write has finished, in submission order (so claims are released, and failures
+    reported, by the thread that owns them). ``depth=0`` writes in the calling thread at once."""
+
+    def __init__(self, depth: int = 4):
+        from collections import deque
+
+        self.depth = max(0, int(depth))
+        self._queue: deque = deque()
+        self._pool: Any = None
+
+    def submit(self, write: Callable[[], Any], done: Callable[[BaseException | None], None]) -> None:
+        if self.depth == 0:
+            done(_outcome(write))
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="ledbench-write")
+        self._queue.append((self._pool.submit(_outcome, write), done))
+        while len(self._queue) > self.depth:
+            self._finish_one()
+
+    def _finish_one(self) -> None:
+        fut, done = self._queue.popleft()
+        done(fut.result())
+
+    def drain(self) -> None:
+        """Wait for every queued write and run its ``done``."""
+        while self._queue:
+            self._finish_one()
+
+    def close(self) -> None:
+        """Drain, then stop the thread (also after an exception, so no write is left half done)."""
+        try:
+            self.drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+
+def _outcome(write: Callable[[], Any]) -> BaseException | None:
+    try:
+        write()
+    except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, which reports or re-raises it
+        return exc
+    return None
+
+
 class Handoff:
     """Bounded in-memory store of the latest stage outputs (uint8 images, predictions) by cache key.
 
     Oldest entries are dropped beyond ``max_bytes``; a dropped entry is read back from the cache when needed.
+    Safe to use from several threads (reader and preload threads fill it).
     """
 
     def __init__(self, max_bytes: int = 1 << 30):
+        import threading
+
+        self._lock = threading.Lock()
         self.max_bytes = int(max_bytes)
         self._data: OrderedDict[str, Any] = OrderedDict()
         self._sizes: dict[str, int] = {}
@@ -103,15 +190,16 @@ class Handoff:
         size = self._size(value)
         if size > self.max_bytes:
             return
-        if key in self._data:
-            self.nbytes -= self._sizes.pop(key)
-            del self._data[key]
-        self._data[key] = value
-        self._sizes[key] = size
-        self.nbytes += size
-        while self.nbytes > self.max_bytes:
-            old, _ = self._data.popitem(last=False)
-            self.nbytes -= self._sizes.pop(old)
+        with self._lock:
+            if key in self._data:
+                self.nbytes -= self._sizes.pop(key)
+                del self._data[key]
+            self._data[key] = value
+            self._sizes[key] = size
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                old, _ = self._data.popitem(last=False)
+                self.nbytes -= self._sizes.pop(old)
 
     def __contains__(self, key: str) -> bool:
         return key in self._data
@@ -121,6 +209,12 @@ class Handoff:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            if key in self._data:
+                self.nbytes -= self._sizes.pop(key)
+                del self._data[key]
 
 
 def enhanced_keys(identity: dict[str, Any], items: Iterable[Any], on_error: OnError, who: str) -> dict[str, str]:
@@ -179,6 +273,7 @@ class StageRunner:
         self.stage_bars = stage_bars  # one bar per stage and model as well (ledbench run -v)
         self.on_error = on_error
         self.handoff = handoff if handoff is not None else Handoff()
+        self.write_depth = 2 * self.batch if self.workers > 0 else 0  # queued cache writes (0: in this thread)
 
     # -- loading ------------------------------------------------------------------------------------------------
     def load_enhanced(self, key: str) -> np.ndarray:
@@ -212,10 +307,24 @@ class StageRunner:
 
         claims = _Claims(self.cache, self.cache.has_enhanced, hit)
 
+        writer = Writer(self.write_depth)
+
         def store(item, y) -> None:
+            """Hand the image over in memory now; encode and write it in the background, then release its claim
+            (a write that fails with ``OSError`` fails the unit; any other error is a bug and is raised)."""
+            key = keys[item.id]
             u8 = to_uint8(from_tensor(y))
-            self.cache.put_enhanced(keys[item.id], u8)
-            self.handoff.put(keys[item.id], u8)
+            self.handoff.put(key, u8)
+
+            def written(exc: BaseException | None) -> None:
+                claims.release(key)
+                if isinstance(exc, OSError):
+                    self.handoff.discard(key)
+                    fail(item, exc)
+                elif exc is not None:
+                    raise exc
+
+            writer.submit(lambda: self.cache.put_enhanced(key, u8), written)
 
         def fail(item, exc: BaseException) -> None:
             done.pop(item.id, None)
@@ -240,13 +349,13 @@ class StageRunner:
                             outputs.append((it, enhancer.enhance(to_tensor(img))[0]))
                         except Exception as exc1:  # noqa: BLE001
                             fail(it, exc1)
+            stored = set()
             for it, y_i in outputs:
-                try:
-                    store(it, y_i)
-                except OSError as exc:
-                    fail(it, exc)
+                store(it, y_i)
+                stored.add(it.id)
             for it, _ in pending:
-                claims.release(keys[it.id])
+                if it.id not in stored:  # failed: nothing to write, release now
+                    claims.release(keys[it.id])
             self.cache.stats["enhance_computed"] += len(outputs)
             bar.update(len(pending))
             pending.clear()
@@ -259,6 +368,7 @@ class StageRunner:
                     continue
                 if block:  # never wait for a lock while holding others (two runs could wait on each other)
                     flush()
+                    writer.drain()
                 if not claims.take(item, keys[item.id], block):
                     continue
                 if pending and (len(pending) >= self.batch or pending[0][1].shape != img.shape):
@@ -268,9 +378,12 @@ class StageRunner:
 
         try:
             process(todo, block=False)
+            writer.drain()
             deferred, claims.deferred = claims.deferred, []
             process(deferred, block=True)  # units another process was computing: wait, then (usually) a hit
+            writer.drain()
         finally:
+            writer.close()
             claims.release_all()
         bar.close()
         return done
@@ -300,6 +413,24 @@ class StageRunner:
             bar.update(1)
 
         claims = _Claims(self.cache, self.cache.has_prediction, hit)
+        writer = Writer(self.write_depth)
+
+        def store(iid: str, pred: Mapping[str, Any]) -> None:
+            """As in :meth:`enhance`: in memory now, on disk in the background; ``OSError`` / ``ValueError`` /
+            ``TypeError`` (a prediction that cannot be stored) fail the unit."""
+            key = keys[iid]
+            arrays = {k: np.asarray(v) for k, v in pred.items()}
+            self.handoff.put(key, arrays)
+
+            def written(exc: BaseException | None) -> None:
+                claims.release(key)
+                if isinstance(exc, (OSError, ValueError, TypeError)):
+                    self.handoff.discard(key)
+                    fail(iid, exc)
+                elif exc is not None:
+                    raise exc
+
+            writer.submit(lambda: self.cache.put_prediction(key, arrays), written)
 
         def flush() -> None:
             if not chunk:
@@ -313,15 +444,17 @@ class StageRunner:
                         results += list(zip([iid], task.predict([img])))
                     except Exception as exc1:  # noqa: BLE001
                         fail(iid, exc1 if len(chunk) > 1 else exc)
+            stored = set()
             for iid, pred in results:
                 try:
-                    self.cache.put_prediction(keys[iid], pred)
-                except (OSError, ValueError, TypeError) as exc:
+                    store(iid, pred)
+                except (ValueError, TypeError) as exc:  # not a mapping of arrays
                     fail(iid, exc)
                     continue
-                self.handoff.put(keys[iid], {k: np.asarray(v) for k, v in pred.items()})
+                stored.add(iid)
             for iid, _ in chunk:
-                claims.release(keys[iid])
+                if iid not in stored:
+                    claims.release(keys[iid])
             self.cache.stats["predict_computed"] += len(results)
             bar.update(len(chunk))
             chunk.clear()
@@ -334,6 +467,7 @@ class StageRunner:
                     continue
                 if block:  # never wait for a lock while holding others
                     flush()
+                    writer.drain()
                 if not claims.take(iid, keys[iid], block):
                     continue
                 chunk.append((iid, img))
@@ -343,9 +477,12 @@ class StageRunner:
 
         try:
             process(todo, block=False)
+            writer.drain()
             deferred, claims.deferred = claims.deferred, []
             process(deferred, block=True)
+            writer.drain()
         finally:
+            writer.close()
             claims.release_all()
         bar.close()
         return done
