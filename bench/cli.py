@@ -359,7 +359,10 @@ def cmd_report(args) -> int:
                            args.rows, args.cols, allow_mismatch=args.allow_mismatch, split_by=args.split_by,
                            images_root=images_root, grid_metric=args.grid_metric, title=args.title,
                            stats=not args.no_stats, ci=args.ci, baseline=args.baseline, level=args.level,
-                           n_resamples=args.n_resamples, seed=args.seed, method=args.method) or 0)
+                           n_resamples=args.n_resamples, seed=args.seed, method=args.method,
+                           grid_enhancers=args.grid_enhancers, grid_images=args.grid_images,
+                           grid_crop=args.grid_crop, caption=args.caption, label=args.label,
+                           show_stderr=args.stderr) or 0)
 
 
 def cmd_compare(args) -> int:
@@ -639,14 +642,28 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="tables / plots / HTML from stored runs", formatter_class=fmt,
                        epilog="example:\n  ledbench report runs/default runs/other --format md,tex,csv,html")
     s.add_argument("run_dirs", nargs="+")
-    s.add_argument("--format", default="md", help="comma-separated: md, tex, csv, html")
+    s.add_argument("--format", default="md", help="comma-separated: md, tex, csv, html, plots, grids (grids and "
+                                                  "plots also come with html)")
     s.add_argument("--out", help="output folder (default: RUN_DIR/report for one run, ./ledbench-report for "
                                  "several)")
     s.add_argument("--images-root", help="folder of <enhancer>/<item_id>.png for qualitative grids (default: "
                                          "RUN_DIR/images when the run saved images)")
     s.add_argument("--split-by", help="column that separates tables (e.g. dataset)")
-    s.add_argument("--grid-metric", help="per-image metric that picks the best/worst images for grids")
+    s.add_argument("--grid-metric", help="per-image metric that picks the best/worst images for grids (default: "
+                                         "the first full-reference quality metric)")
+    s.add_argument("--grid-enhancers", metavar="A,B,...", help="grid columns between the input and the reference "
+                                                               "(default: the 4 best by the grid metric)")
+    s.add_argument("--grid-images", metavar="IDS|best:M[:K]|worst:M[:K]",
+                   help="grid rows: image ids (id1,id2), or the K (3) images where the grid's enhancers gain most "
+                        "(best) / least (worst) over the input on metric M (default: one grid of each)")
+    s.add_argument("--grid-crop", metavar="auto|x,y,w,h", help="add a zoomed crop row: auto (the patch where the "
+                                                               "columns differ most) or a box, relative (<= 1) or "
+                                                               "in pixels")
     s.add_argument("--title", help="report title")
+    s.add_argument("--caption", help="LaTeX \\caption text (the column groups and the legend are appended)")
+    s.add_argument("--label", help="LaTeX \\label (default tab:ledbench)")
+    s.add_argument("--stderr", action="store_true", help="show ± standard error after each value (one run: over "
+                                                         "images; several runs: over runs)")
     s.add_argument("--rows", default="enhancer")
     s.add_argument("--cols", default="task.metric")
     s.add_argument("--allow-mismatch", action="store_true", help="merge runs over different datasets/protocols")

@@ -31,12 +31,14 @@ __all__ = [
     "CITYSCAPES_PALETTE",
     "COCO_NAMES",
     "Overlay",
+    "auto_crop",
     "colorize_depth",
     "colorize_segmentation",
     "draw_detections",
     "grid_from_folders",
     "make_grid",
     "metric_notes",
+    "parse_crop",
     "select_images",
     "voc_palette",
 ]
@@ -241,7 +243,8 @@ def _apply_overlay(tile, ov: Overlay, scale: float):
 def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = None, *,
               columns: Sequence[str] | None = None, overlays: Mapping[tuple[str, str], Overlay] | None = None,
               notes: Mapping[tuple[str, str], str] | None = None, tile_height: int = 160,
-              max_tile_width: int | None = None, title: str = "", pad: int = 4):
+              max_tile_width: int | None = None, title: str = "", pad: int = 4,
+              column_labels: Mapping[str, str] | None = None, crop: Any = None):
     """Compose a grid image; one row per item, one column per image source.
 
     Args:
@@ -252,6 +255,10 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
         notes: (item_id, column) -> short text under the tile (e.g. "psnr 21.3").
         tile_height: every tile is resized to this height, keeping its aspect ratio ...
         max_tile_width: ... unless wider than this (default 1.5 x tile_height); then it fits this width.
+        column_labels: column -> header text (default the column name).
+        crop: a zoomed crop in a sub-row under each image row, the region outlined on the tiles: ``"auto"`` (per
+            row, the patch where the columns differ most: :func:`auto_crop`), ``(x, y, w, h)`` relative to the
+            image (all <= 1) or in pixels of the first column's image, or a :func:`parse_crop` string.
 
     Returns:
         The PIL image; ``image.info["ledbench_tiles"]`` maps (item, column) to the tile's (x, y, w, h), and
@@ -262,6 +269,8 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
     if not rows:
         raise InputError("no images for the grid; pass at least one item")
     overlays, notes = dict(overlays or {}), dict(notes or {})
+    labels = dict(column_labels or {})
+    crop = parse_crop(crop) if isinstance(crop, str) else crop
     if columns is None:
         seen = list(dict.fromkeys(c for r in rows.values() for c in r))
         columns = sorted(seen, key=lambda c: 0 if c in ("input", "identity") else 2 if c == "reference" else 1)
@@ -272,11 +281,13 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
 
     tiles: dict[tuple[str, str], Any] = {}
     subs: dict[tuple[str, str], Any] = {}
+    crops: dict[str, tuple[float, float, float, float]] = {}  # item -> relative crop box
     for item, imgs in rows.items():
-        for col in columns:
-            if col not in imgs or imgs[col] is None:
-                continue
-            im = to_pil(imgs[col])
+        pils = {col: to_pil(imgs[col]) for col in columns if imgs.get(col) is not None}
+        if crop is not None and pils:
+            crops[item] = auto_crop(list(pils.values())) if crop == "auto" else \
+                _relative_box(crop, next(iter(pils.values())).size)
+        for col, im in pils.items():
             scale = min(tile_height / im.height, max_w / im.width)
             tile = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS)
             ov = overlays.get((item, col))
@@ -284,8 +295,19 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
                 tile, sub = _apply_overlay(tile, ov, scale)
                 if sub is not None:
                     subs[(item, col)] = sub
+            if item in crops and (item, col) not in subs:
+                fx, fy, fw, fh = crops[item]
+                box = (round(fx * im.width), round(fy * im.height), round((fx + fw) * im.width),
+                       round((fy + fh) * im.height))
+                zoom = im.crop(box)
+                zs = min(tile.height / zoom.height, tile.width / zoom.width)
+                subs[(item, col)] = zoom.resize((max(1, round(zoom.width * zs)), max(1, round(zoom.height * zs))),
+                                                Image.NEAREST if zs >= 2 else Image.LANCZOS)
+                tile = tile.copy()
+                ImageDraw.Draw(tile).rectangle([fx * tile.width, fy * tile.height, (fx + fw) * tile.width - 1,
+                                                (fy + fh) * tile.height - 1], outline=(255, 40, 40), width=2)
             tiles[(item, col)] = tile
-    col_w = [max([t.width for (i, c), t in tiles.items() if c == col] + [text_w(col, font) + 8, 40])
+    col_w = [max([t.width for (i, c), t in tiles.items() if c == col] + [text_w(labels.get(col, col), font) + 8, 40])
              for col in columns]
     label_w = max(text_w(str(i), small) for i in rows) + 2 * pad
     note_h = 16 if notes else 0
@@ -300,7 +322,8 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
         draw.text((pad, 4), title, fill=(0, 0, 0), font=font)
     x = label_w + pad
     for col, w in zip(columns, col_w):
-        draw.text((x + (w - text_w(col, font)) // 2, head_h - 20), col, fill=(0, 0, 0), font=font)
+        lab = labels.get(col, col)
+        draw.text((x + (w - text_w(lab, font)) // 2, head_h - 20), lab, fill=(0, 0, 0), font=font)
         x += w + pad
     y = head_h + pad
     boxes: dict[tuple[str, str], tuple[int, int, int, int]] = {}  # (item, col) -> x, y, w, h of the pasted tile
@@ -334,6 +357,60 @@ def make_grid(rows: Mapping[str, Mapping[str, Any]], out: str | Path | None = No
     return canvas
 
 
+def parse_crop(spec: str | None):
+    """``"auto"`` | ``"x,y,w,h"`` (relative when every number is <= 1, else pixels) | None -> ``"auto"``, a 4-tuple
+    or None; anything else is a one-line :class:`InputError`."""
+    if spec is None or str(spec).strip() == "":
+        return None
+    spec = str(spec).strip()
+    if spec.lower() == "auto":
+        return "auto"
+    try:
+        vals = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != 4 or any(v < 0 or not math.isfinite(v) for v in vals) or vals[2] <= 0 or vals[3] <= 0:
+        raise InputError(f"--grid-crop {spec!r}: give x,y,w,h (relative, e.g. 0.25,0.25,0.2,0.2, or pixels, e.g. "
+                         "100,80,64,64) or auto")
+    if all(v <= 1 for v in vals) and (vals[0] + vals[2] > 1 + 1e-9 or vals[1] + vals[3] > 1 + 1e-9):
+        raise InputError(f"--grid-crop {spec!r}: the relative box leaves the image (x + w and y + h must be <= 1)")
+    return vals
+
+
+def _relative_box(box: Sequence[float], size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """A crop box (relative, or pixels of an image of ``size`` = (W, H)) -> relative, clipped to the image."""
+    x, y, w, h = (float(v) for v in box)
+    if not all(v <= 1 for v in (x, y, w, h)):
+        x, y, w, h = x / size[0], y / size[1], w / size[0], h / size[1]
+    x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+    w, h = max(min(w, 1.0 - x), 1.0 / size[0]), max(min(h, 1.0 - y), 1.0 / size[1])
+    return x, y, w, h
+
+
+def auto_crop(images: Sequence[Any], frac: float = 0.25) -> tuple[float, float, float, float]:
+    """The patch (``frac`` of each side) where the images differ most in detail: the largest mean, over the
+    patch, of the per-pixel standard deviation across the images of the luminance gradient magnitude (each image's
+    luminance standardised first, so a brightness change alone does not pick a flat region); summed-area table.
+    Returns a relative (x, y, w, h); the first such patch in raster order on ties (deterministic)."""
+    import numpy as np
+    from PIL import Image
+
+    pils = [to_pil(im) for im in images]
+    W, H = pils[0].size
+    s = min(1.0, 256 / max(W, H))  # work at <= 256 px
+    w, h = max(2, round(W * s)), max(2, round(H * s))
+    stack = np.stack([np.asarray(p.convert("L").resize((w, h), Image.BILINEAR), dtype=np.float64) for p in pils])
+    stack = (stack - stack.mean(axis=(1, 2), keepdims=True)) / (stack.std(axis=(1, 2), keepdims=True) + 1e-6)
+    gy, gx = np.gradient(stack, axis=(1, 2))
+    grad = np.hypot(gx, gy)
+    dev = grad.std(axis=0) if len(pils) > 1 else grad[0]
+    pw, ph = max(1, round(w * frac)), max(1, round(h * frac))
+    sat = np.pad(dev.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = sat[ph:, pw:] - sat[:-ph, pw:] - sat[ph:, :-pw] + sat[:-ph, :-pw]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return x / w, y / h, pw / w, ph / h
+
+
 def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], enhancers: Sequence[str],
                       out: str | Path | None = None, *, input_paths: Mapping[str, str | Path] | None = None,
                       reference_paths: Mapping[str, str | Path] | None = None, ext: str = ".png",
@@ -342,13 +419,19 @@ def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], e
 
     ``input`` and ``reference`` columns come from ``input_paths`` / ``reference_paths`` (item -> path), else from
     ``<images_root>/input/`` and ``<images_root>/reference/`` when present; a missing enhancer output is drawn as
-    a grey "missing" tile. Other keyword arguments go to :func:`make_grid`.
+    a grey "missing" tile. The floor is shown once: with ``identity`` among ``enhancers`` (the same image as the
+    input) there is no separate ``input`` column and ``identity`` is headed "input (identity)". Other keyword
+    arguments go to :func:`make_grid`.
     """
+    enhancers = [e for e in enhancers if e not in ("input", "reference")]
+    floor_is_identity = "identity" in enhancers
     root = Path(images_root) if images_root is not None else None
     rows: dict[str, dict[str, Any]] = {}
     for item in item_ids:
         r: dict[str, Any] = {}
         for col, given in (("input", input_paths), ("reference", reference_paths)):
+            if col == "input" and floor_is_identity:
+                continue
             if given and item in given:
                 r[col] = given[item]
             elif root is not None and (root / col / f"{item}{ext}").is_file():
@@ -362,11 +445,15 @@ def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], e
     if all(v is None for r in rows.values() for v in r.values()):
         raise InputError(f"no images found for {list(item_ids)} under {str(root)!r} "
                          "(expected <images_root>/<enhancer>/<item_id>.png)")
+    if floor_is_identity:  # floor first
+        cols = ["identity"] + [c for c in cols if c != "identity"]
+        kwargs["column_labels"] = {"identity": "input (identity)", **(kwargs.get("column_labels") or {})}
     return make_grid(rows, out, columns=kwargs.pop("columns", cols), **kwargs)
 
 
 def select_images(per_image, metric: str, k: int = 4, which: str = "worst", *, enhancer: str | None = None,
-                  higher_is_better: bool | None = None, results=None, task: str | None = None) -> list[str]:
+                  higher_is_better: bool | None = None, results=None, task: str | None = None,
+                  enhancers: Sequence[str] | None = None) -> list[str]:
     """Pick image ids from ``per_image.csv`` rows by a metric.
 
     Args:
@@ -375,6 +462,7 @@ def select_images(per_image, metric: str, k: int = 4, which: str = "worst", *, e
             ``input`` / ``identity``).
         higher_is_better: the metric direction; None takes it from ``results`` (a results DataFrame) and fails
             if it cannot.
+        enhancers: average over these enhancers instead of every real one (``enhancer`` wins when given).
     """
     import pandas as pd
 
@@ -389,8 +477,12 @@ def select_images(per_image, metric: str, k: int = 4, which: str = "worst", *, e
         higher_is_better = bool(results.loc[results["metric"] == metric, "higher_is_better"].iloc[0])
     sub = sub.assign(value=pd.to_numeric(sub["value"], errors="coerce"))
     floor = "input" if (sub["enhancer"] == "input").any() else "identity"
-    real = sub[~sub["enhancer"].isin(["input", "identity", "reference"])] if enhancer is None \
-        else sub[sub["enhancer"] == enhancer]
+    if enhancer is not None:
+        real = sub[sub["enhancer"] == enhancer]
+    elif enhancers:
+        real = sub[sub["enhancer"].isin([e for e in enhancers if e not in ("input", "identity", "reference")])]
+    else:
+        real = sub[~sub["enhancer"].isin(["input", "identity", "reference"])]
     if real.empty:
         raise InputError(f"no per-image {metric} rows for enhancer {enhancer!r}")
     score = real.groupby("image_id", sort=True)["value"].mean()
@@ -409,11 +501,14 @@ def select_images(per_image, metric: str, k: int = 4, which: str = "worst", *, e
 def metric_notes(per_image, metric: str, item_ids: Sequence[str], columns: Sequence[str],
                  decimals: int = 2) -> dict[tuple[str, str], str]:
     """(item, column) -> "metric value" from per-image rows, for :func:`make_grid` ``notes``."""
+    from ledbench.reports.names import metric_name
+
+    label = metric_name(metric)
     sub = per_image[per_image["metric"] == metric]
     out = {}
     for rec in sub.to_dict("records"):
         key = (str(rec["image_id"]), str(rec["enhancer"]))
         if key[0] in item_ids and key[1] in columns:
             v = float(rec["value"])
-            out[key] = f"{metric} {'∞' if math.isinf(v) else f'{v:.{decimals}f}'}"
+            out[key] = f"{label} {'∞' if math.isinf(v) else f'{v:.{decimals}f}'}"
     return out

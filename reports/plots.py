@@ -31,6 +31,8 @@ __all__ = [
     "plot_metric_vs_severity",
     "plot_per_class",
     "plot_quality_vs_task",
+    "place_labels",
+    "label_overlaps",
     "save_figure",
     "severity_from_name",
 ]
@@ -96,8 +98,97 @@ def _direction(sub) -> bool:
     return bool(sub["higher_is_better"].iloc[0])
 
 
-def _label(metric: str, hib: bool) -> str:
-    return f"{metric} {'↑' if hib else '↓'}"
+def _label(metric: str, hib: bool | None) -> str:
+    """Axis label with the display name, unit and direction (``PSNR (dB) ↑``; :mod:`ledbench.reports.names`)."""
+    from ledbench.reports.names import metric_label
+
+    return metric_label(metric, hib)
+
+
+def _corr_tick(d: str) -> str:
+    """``det_yolo_fastest.map50_95`` -> ``Yolo-Fastest 1.1\nmAP50:95``."""
+    from ledbench.reports.names import task_model_name
+
+    task, _, metric = str(d).rpartition(".")
+    return f"{task_model_name(task)}\n{_name(metric)}" if task else _name(metric)
+
+
+def _name(metric: str) -> str:
+    from ledbench.reports.names import metric_name
+
+    return metric_name(metric)
+
+
+# label offsets (points) tried in order; the first one whose box overlaps no placed label and no marker wins
+_OFFSETS = [(4, 4), (4, -11), (-4, 4), (-4, -11), (4, 14), (-4, 14), (4, -21), (-4, -21), (12, -3), (-12, -3),
+            (4, 24), (-4, 24), (4, -31), (-4, -31), (4, 34), (-4, 34), (4, -41), (-4, -41)]
+
+
+def place_labels(ax: Any, points: Sequence[tuple[float, float, str]], fontsize: float = 8) -> list[Any]:
+    """Annotate ``(x, y, text)`` points so that no two labels overlap (a small deterministic repel).
+
+    Each label tries the offsets in ``_OFFSETS`` in turn (right/left, above/below, then further away) and takes the
+    first whose box, in display coordinates, intersects no label placed before it nor another point's marker; if
+    none is free it takes the offset with the least overlap and draws a thin leader line. Labels are placed in
+    order of x then y, so the result does not depend on the input order. Returns the annotations.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.figure
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()  # final layout first, so display coordinates are those of the saved figure
+    renderer = fig.canvas.get_renderer()
+    marks = [ax.transData.transform((x, y)) for x, y, _ in points]
+    marker_boxes = [(mx - 3, my - 3, mx + 3, my + 3) for mx, my in marks]
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+
+    def overlap(a, b) -> float:
+        w = min(a[2], b[2]) - max(a[0], b[0])
+        h = min(a[3], b[3]) - max(a[1], b[1])
+        return w * h if w > 0 and h > 0 else 0.0
+
+    order = sorted(range(len(points)), key=lambda k: (points[k][0], points[k][1], points[k][2]))
+    for k in order:
+        x, y, text = points[k]
+        best = None
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                              ha="left" if dx >= 0 else "right", va="bottom")
+            bb = ann.get_window_extent(renderer)
+            box = (bb.x0 - 1, bb.y0 - 1, bb.x1 + 1, bb.y1 + 1)
+            cost = sum(overlap(box, p) for p in placed) + sum(overlap(box, m) for i, m in enumerate(marker_boxes)
+                                                              if i != k)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, ann, box, (dx, dy))
+            else:
+                ann.remove()
+            if cost == 0:
+                break
+        cost, ann, box, (dx, dy) = best
+        if abs(dx) > 4 or abs(dy) > 14:
+            ann.remove()
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize,
+                              ha="left" if dx >= 0 else "right", va="bottom",
+                              arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5})
+        placed.append(box)
+        out.append(ann)
+    return out
+
+
+def label_overlaps(fig: Any, texts: Sequence[Any]) -> list[tuple[str, str]]:
+    """Pairs of text artists whose drawn boxes intersect (for tests and checks)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(r)) for t in texts]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
 
 
 _SEV_RE = re.compile(r"(?:severity|sev|level)[=_:-]?(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -156,7 +247,7 @@ def plot_metric_vs_severity(df, metric: str, out: str | Path, *, task: str | Non
                     label=name, **style)
     ax.set_xlabel(severity_label)
     ax.set_ylabel(_label(metric, hib))
-    ax.set_title(f"{metric} vs {severity_label}")
+    ax.set_title(f"{_name(metric)} vs {severity_label}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, out)
@@ -212,18 +303,18 @@ def plot_quality_vs_task(df, quality_metric: str, task_metric: str, out: str | P
     y = np.array([tv[n] for n in real])
     for n in names:
         ax.scatter([qv[n]], [tv[n]], color=colors[n], s=40, marker="s" if n in _PSEUDO_STYLE else "o", zorder=3)
-        ax.annotate(n, (qv[n], tv[n]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if len(real) >= 2 and np.std(x) > 0:
         a, b = np.polyfit(x, y, 1)
         xs = np.linspace(x.min(), x.max(), 10)
         ax.plot(xs, a * xs + b, color="0.6", lw=1, zorder=1)
     r, rho = _pearson(x, y), _pearson(_ranks(x), _ranks(y)) if len(x) >= 3 else math.nan
     fmt = lambda v: "n/a" if math.isnan(v) else f"{v:+.2f}"
-    ax.set_title(f"{task_metric} vs {quality_metric}: Pearson r {fmt(r)}, Spearman ρ {fmt(rho)} (n={len(real)})",
-                 fontsize=10)
+    ax.set_title(f"{_name(task_metric)} vs {_name(quality_metric)}: Pearson r {fmt(r)}, Spearman ρ {fmt(rho)} "
+                 f"(n={len(real)})", fontsize=10)
     ax.set_xlabel(_label(quality_metric, _direction(_select(df, quality_metric))))
     ax.set_ylabel(_label(task_metric, _direction(_select(df, task_metric, task))))
     ax.grid(alpha=0.3)
+    place_labels(ax, [(qv[n], tv[n], n) for n in names])
     return save_figure(fig, out)
 
 
@@ -251,7 +342,6 @@ def plot_metric_vs_cost(df, metric: str, out: str | Path, *, costs: Mapping[str,
     fig, ax = _figure()
     for n, c, v in pts:
         ax.scatter([c], [v], color=colors[n], s=40, zorder=3)
-        ax.annotate(n, (c, v), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front, best = [], -math.inf
     for n, c, v in sorted(pts, key=lambda p: (p[1], -p[2] if hib else p[2])):  # cheapest first
         score = v if hib else -v
@@ -264,10 +354,11 @@ def plot_metric_vs_cost(df, metric: str, out: str | Path, *, costs: Mapping[str,
         ax.legend(fontsize=8)
     if log_x and all(c > 0 for _, c, _ in pts):
         ax.set_xscale("log")
-    ax.set_xlabel(f"{cost_name} ↓")
+    ax.set_xlabel(_label(cost_name, False))
     ax.set_ylabel(_label(metric, hib))
-    ax.set_title(f"{metric} vs {cost_name}")
+    ax.set_title(f"{_name(metric)} vs {_name(cost_name)}")
     ax.grid(alpha=0.3, which="both")
+    place_labels(ax, [(c, v, n) for n, c, v in pts])
     return save_figure(fig, out)
 
 
@@ -315,7 +406,8 @@ def plot_per_class(df, out: str | Path, *, family: str = "iou", task: str | None
                hatch=hatch, edgecolor="white" if hatch else None)
     hib = _direction(sub)
     ax.set_xticks(x, classes, rotation=30 if len(classes) > 6 else 0, ha="right" if len(classes) > 6 else "center")
-    ax.set_ylabel(_label(family, hib))
+    ax.set_ylabel(_label(family, hib) if family not in ("iou", "ap", "ap50") else
+                  f"{ {'iou': 'IoU', 'ap': 'AP', 'ap50': 'AP50'}[family]} {'↑' if hib else '↓'}")
     ax.set_title(f"per-class {family}" + (f" ({task})" if task else ""))
     ax.grid(alpha=0.3, axis="y")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.15)  # room for the legend above the bars
@@ -351,8 +443,8 @@ def plot_correlations(cor, out: str | Path, *, stat: str = "kendall_tau") -> lis
         for j in range(len(ds)):
             dark = math.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6
             ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
-    ax.set_xticks(range(len(ds)), [d.replace(".", "\n", 1) for d in ds], fontsize=7)
-    ax.set_yticks(range(len(qs)), qs, fontsize=8)
+    ax.set_xticks(range(len(ds)), [_corr_tick(d) for d in ds], fontsize=7)
+    ax.set_yticks(range(len(qs)), [_name(q) for q in qs], fontsize=8)
     n_e = int(cor["n_enhancers"].max())
     name = "Kendall τ" if stat == "kendall_tau" else "Spearman ρ"
     ax.set_title(f"{name} across {n_e} enhancers (oriented: + = better quality, better task)", fontsize=9)

@@ -29,9 +29,9 @@ def _parse_formats(formats: Sequence[str] | str) -> list[str]:
     out = [f.strip().lower() for item in formats for f in str(item).split(",") if f.strip()]
     alias = {"markdown": "md", "latex": "tex"}
     out = [alias.get(f, f) for f in out]
-    bad = [f for f in out if f not in FORMAT_FILES and f != "plots"]
+    bad = [f for f in out if f not in FORMAT_FILES and f not in ("plots", "grids")]
     if bad or not out:
-        raise ConfigError(f"unknown report format(s) {bad or formats}; choose from md, tex, csv, html, plots")
+        raise ConfigError(f"unknown report format(s) {bad or formats}; choose from md, tex, csv, html, plots, grids")
     return list(dict.fromkeys(out))
 
 
@@ -88,33 +88,138 @@ def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
     return figs, notes
 
 
+GRID_K = 3  # images per selected grid
+GRID_TOP = 4  # default enhancer columns: the floor, the best GRID_TOP enhancers by the grid metric, the ceiling
+
+
+def parse_grid_images(spec: str | Sequence[str] | None) -> tuple[str, str | None, int] | list[str] | None:
+    """``--grid-images``: ``id1,id2`` -> a list of image ids; ``best:METRIC[:K]`` / ``worst:METRIC[:K]`` (or
+    ``best`` / ``worst`` with the grid metric) -> (which, metric or None, k); None -> None."""
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return None
+    items = [x.strip() for x in (spec.split(",") if isinstance(spec, str) else spec) if str(x).strip()]
+    head = items[0].split(":")
+    if len(items) == 1 and head[0] in ("best", "worst"):
+        if len(head) > 3:
+            raise ConfigError(f"--grid-images {spec!r}: use best:METRIC[:K] or worst:METRIC[:K]")
+        k = GRID_K
+        if len(head) == 3:
+            try:
+                k = int(head[2])
+            except ValueError:
+                k = 0
+            if k < 1:
+                raise ConfigError(f"--grid-images {spec!r}: K must be a positive integer (e.g. best:psnr:4)")
+        return head[0], (head[1] or None) if len(head) > 1 else None, k
+    return items
+
+
+def _split_list(spec: str | Sequence[str] | None) -> list[str] | None:
+    if spec is None:
+        return None
+    items = [x.strip() for x in (spec.split(",") if isinstance(spec, str) else spec) if str(x).strip()]
+    return items or None
+
+
+def check_grid_options(df, per_image, *, enhancers=None, images=None, metric=None, crop=None) -> dict[str, Any]:
+    """Validate the grid options against the results and ``per_image.csv`` rows; returns them parsed
+    (``enhancers`` list or None, ``images`` list / (which, metric, k) / None, ``metric``, ``crop``).
+    Raises a one-line :class:`ConfigError` naming the option and what is available."""
+    from ledbench.reports import grids
+
+    have_enh = list(dict.fromkeys(df["enhancer"]))
+    enh = _split_list(enhancers)
+    if enh:
+        bad = [e for e in enh if e not in have_enh]
+        if bad:
+            raise ConfigError(f"--grid-enhancers: unknown enhancer(s) {', '.join(bad)}; the results have "
+                              f"{', '.join(have_enh)}")
+    imgs = parse_grid_images(images)
+    pmetrics = list(dict.fromkeys(per_image["metric"])) if per_image is not None else []
+    if isinstance(imgs, tuple) and imgs[1] is not None:
+        metric = imgs[1] if metric is None or imgs[1] else metric
+    if metric is not None and per_image is not None and metric not in pmetrics:
+        raise ConfigError(f"grid metric {metric!r} has no per-image values; choose from {', '.join(pmetrics)}")
+    if isinstance(imgs, list) and per_image is not None:
+        ids = set(per_image["image_id"].astype(str))
+        bad = [i for i in imgs if i not in ids]
+        if bad:
+            some = ", ".join(sorted(ids)[:6]) + (" ..." if len(ids) > 6 else "")
+            raise ConfigError(f"--grid-images: unknown image id(s) {', '.join(bad)}; per_image.csv has {some} "
+                              "(or use best:METRIC / worst:METRIC)")
+    return {"enhancers": enh, "images": imgs, "metric": metric, "crop": grids.parse_crop(crop)}
+
+
+def _default_grid_metric(df, per_image) -> str | None:
+    q = df[(df["task_kind"] == "quality") & (df["protocol"] == "full_reference")]
+    m = next(iter(dict.fromkeys(q["metric"])), None)
+    if m is None and per_image is not None and len(per_image):
+        m = str(per_image["metric"].iloc[0])
+    return m
+
+
+def _top_enhancers(df, metric: str, n: int) -> list[str]:
+    """The ``n`` best real enhancers by the mean of ``metric`` (direction-aware; run order on ties)."""
+    sub = df[(df["metric"] == metric) & ~df["enhancer"].isin(["input", "identity", "reference"])]
+    if sub.empty:
+        return [e for e in dict.fromkeys(df["enhancer"]) if e not in ("input", "identity", "reference")][:n]
+    hib = bool(sub["higher_is_better"].iloc[0])
+    mean = sub.groupby("enhancer", sort=False)["value"].mean()
+    order = sorted(range(len(mean)), key=lambda i: (-mean.iloc[i] if hib else mean.iloc[i], i))
+    return [str(mean.index[i]) for i in order[:n]]
+
+
 def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_root: str | Path | None,
-               metric: str | None = None, k: int = 3, input_paths: Mapping[str, str] | None = None,
-               reference_paths: Mapping[str, str] | None = None) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Worst and best images by ``metric`` (default: the first full-reference quality metric) as grids."""
+               metric: str | None = None, k: int = GRID_K, input_paths: Mapping[str, str] | None = None,
+               reference_paths: Mapping[str, str] | None = None, *, enhancers: str | Sequence[str] | None = None,
+               images: str | Sequence[str] | None = None,
+               crop: Any = None) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Qualitative grids from ``RUN/images`` (written by ``ledbench run save_images=true``).
+
+    Columns: the floor once ("input (identity)"), ``enhancers`` (default: the best 4 by ``metric``), the
+    reference. Rows: ``images`` = image ids, or ``best:METRIC[:K]`` / ``worst:METRIC[:K]``: the K images where the
+    grid's enhancers (their mean, or the one enhancer) gain most / least over the degraded input on METRIC
+    (direction-aware; by the absolute value when the run has no floor row); default: one grid of each.
+    ``crop``: ``"auto"`` or ``x,y,w,h`` adds a zoomed sub-row (:func:`ledbench.reports.grids.make_grid`).
+    Returns ((caption, png path) list, notes saying why grids are missing).
+    """
     from ledbench.bench.results import read_per_image
     from ledbench.reports import grids
 
     if images_root is None or not Path(images_root).is_dir():
-        return [], ["no qualitative grids: the run saved no images (rerun it with save_images=true; the cached "
-                    "images are copied, nothing is recomputed)"]
+        return [], ["no qualitative grids: the run saved no images (rerun it with save_images=true; cached "
+                    "enhanced images are copied, nothing is recomputed)"]
     out: list[tuple[str, Path]] = []
     try:
         per_image = read_per_image(run_dirs[0])
-        if metric is None:
-            q = df[(df["task_kind"] == "quality") & (df["protocol"] == "full_reference")]
-            metric = next(iter(dict.fromkeys(q["metric"])), None) or str(per_image["metric"].iloc[0])
-        enhancers = [e for e in dict.fromkeys(df["enhancer"]) if e not in ("input", "reference")]  # identity stays
-        enhancers = [e for e in enhancers if (Path(images_root) / e).is_dir()]
-        for which in ("worst", "best"):
-            ids = grids.select_images(per_image, metric, k=k, which=which, results=df)
-            cols = ["input"] + enhancers + ["reference"]
-            path = Path(out_dir) / f"grid_{which}_{metric}.png"
-            grids.grid_from_folders(images_root, ids, enhancers, path, input_paths=input_paths,
-                                    reference_paths=reference_paths,
-                                    notes=grids.metric_notes(per_image, metric, ids, cols),
-                                    title=f"{which} {len(ids)} images by {metric} (mean over enhancers)")
-            out.append((f"{which} {len(ids)} images by {metric}", path))
+        opts = check_grid_options(df, per_image, enhancers=enhancers, images=images, metric=metric, crop=crop)
+        metric = opts["metric"] or _default_grid_metric(df, per_image)
+        enh = opts["enhancers"] or _top_enhancers(df, metric, GRID_TOP)
+        floor = [e for e in ("identity",) if e in set(df["enhancer"]) and e not in enh]
+        enh = [e for e in floor + list(enh) if e not in ("input", "reference") and (Path(images_root) / e).is_dir()]
+        if not enh:
+            return [], [f"no qualitative grids: none of the grid's enhancers has images under {images_root}"]
+        sel = opts["images"]
+        selections = [("best", metric, k), ("worst", metric, k)] if sel is None else [sel]
+        has_floor = (per_image["enhancer"].isin(["input", "identity"]) & (per_image["metric"] == metric)).any()
+        for s in selections:
+            if isinstance(s, list):
+                ids, name, what = s, "chosen", f"{len(s)} chosen images"
+            else:
+                which, m, kk = s
+                m = m or metric
+                mode = {"best": "gain", "worst": "loss"}[which] if has_floor else which
+                ids = grids.select_images(per_image, m, k=kk, which=mode, results=df, enhancers=enh)
+                name = f"{which}_{m}"
+                who = "the enhancer" if len([e for e in enh if e != "identity"]) == 1 else "the enhancers' mean"
+                what = (f"{which} {len(ids)} images by {m}: where {who} " + ("gains most" if which == "best"
+                        else "gains least") + " over the input" if has_floor else f"{which} {len(ids)} images by {m}")
+            cols = ["input"] + enh + ["reference"]
+            path = Path(out_dir) / f"grid_{name}.png"
+            grids.grid_from_folders(images_root, ids, enh, path, input_paths=input_paths,
+                                    reference_paths=reference_paths, crop=opts["crop"],
+                                    notes=grids.metric_notes(per_image, metric, ids, cols), title=what)
+            out.append((what, path))
     except (InputError, OSError, KeyError) as exc:
         return out, [f"grids skipped: {exc}"]
     return out, []
@@ -183,8 +288,16 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
                  rows: str = "enhancer", cols: str = "task.metric", allow_mismatch: bool = False,
                  split_by: str | None = None, images_root: str | Path | None = None, grid_metric: str | None = None,
                  title: str | None = None, stats: bool = True, ci: str | None = None,
+                 grid_enhancers: str | Sequence[str] | None = None, grid_images: str | Sequence[str] | None = None,
+                 grid_crop: Any = None, notes_out: list[str] | None = None,
                  **table_kwargs: Any) -> dict[str, Path]:
-    """Write the requested report files into ``out_dir``; returns format -> path (``plots`` -> the plots folder).
+    """Write the requested report files into ``out_dir``; returns format -> path (``plots`` -> the plots folder,
+    only when a plot was drawn; ``grids`` -> the grids folder, only when a grid was drawn).
+
+    Every argument is checked before anything is written. ``grid_enhancers``, ``grid_images``, ``grid_crop``:
+    see :func:`auto_grids` (grids come with the ``html`` and ``grids`` formats). ``table_kwargs`` may also carry
+    ``caption`` / ``label`` (LaTeX) and ``show_stderr``. ``notes_out`` (a list) receives the reasons why plots or
+    grids are missing.
 
     ``stats`` (one run only): paired bootstrap markers in the tables, ``statistics.csv`` and the quality-vs-
     downstream correlations (``correlations.csv``, a table and a plot); ``ci``: ``pm`` / ``interval`` shows the
@@ -197,10 +310,33 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
 
     fmts = _parse_formats(formats)
     from ledbench.reports.regress import read_results_file
+    from ledbench.reports.tables import CI_MODES, parse_fields
 
+    try:  # all checks before anything is written
+        row_f, col_f = parse_fields(rows), parse_fields(cols)
+    except ConfigError as exc:
+        raise ConfigError(f"--rows {rows!r} / --cols {cols!r}: {exc}") from None
+    if set(row_f) & set(col_f):
+        raise ConfigError(f"--rows and --cols share {', '.join(sorted(set(row_f) & set(col_f)))}; a field is either "
+                          "a row or a column field")
+    if split_by is not None:
+        parse_fields([split_by])
+    if ci not in CI_MODES:
+        raise ConfigError(f"unknown --ci {ci!r}; choose pm or interval")
     for run_dir in run_dirs:  # a non-results CSV (per_image.csv, a report table): one line, exit 2
         read_results_file(run_dir)
     df = merge_runs(*run_dirs, allow_mismatch=allow_mismatch)
+    want_grids = "html" in fmts or "grids" in fmts
+    if want_grids and images_root is not None and Path(images_root).is_dir():
+        from ledbench.bench.results import read_per_image
+
+        check_grid_options(df, read_per_image(run_dirs[0]), enhancers=grid_enhancers, images=grid_images,
+                           metric=grid_metric, crop=grid_crop)
+    elif grid_enhancers or grid_images or grid_crop:
+        from ledbench.reports.grids import parse_crop
+
+        parse_crop(grid_crop)
+        parse_grid_images(grid_images)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -227,9 +363,20 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
                              plots.plot_correlations(cor, out_dir / "plots" / "correlations")[0]))
             except InputError as exc:
                 notes.append(f"plot 'correlations' skipped: {exc}")
-        written["plots"] = out_dir / "plots"
+        if figs:
+            written["plots"] = out_dir / "plots"
+        elif "plots" in fmts:
+            notes.append("no plots: " + ("; ".join(notes) if notes else "the results allow none"))
+        if notes_out is not None:
+            notes_out.extend(notes)
+    if want_grids:
+        grid_list, gnotes = auto_grids(run_dirs, df, out_dir / "grids", images_root, grid_metric,
+                                       enhancers=grid_enhancers, images=grid_images, crop=grid_crop)
+        if grid_list:
+            written["grids"] = out_dir / "grids"
+        if notes_out is not None:
+            notes_out.extend(gnotes)
     if "html" in fmts:
-        grid_list, gnotes = auto_grids(run_dirs, df, out_dir / "grids", images_root, grid_metric)
         manifests = {str(r): m for r in run_dirs if (m := _read_manifest(r)) is not None}
         tables = [("", format_table(df, rows, cols, fmt="html", **kw))]
         if cor is not None and len(cor):
@@ -246,8 +393,14 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
 def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, rows: str = "enhancer",
                 cols: str = "task.metric", *, allow_mismatch: bool = False, split_by: str | None = None,
                 images_root: str | None = None, grid_metric: str | None = None, title: str | None = None,
-                quiet: bool = False, stats: bool = True, ci: str | None = None, **stat_kwargs: Any) -> int:
+                quiet: bool = False, stats: bool = True, ci: str | None = None,
+                grid_enhancers: str | None = None, grid_images: str | None = None, grid_crop: str | None = None,
+                caption: str | None = None, label: str | None = None, show_stderr: bool = False,
+                **stat_kwargs: Any) -> int:
     """``ledbench report``: write report files and print the console table. 0 on success, 2 on a user error.
+
+    ``grid_*``: see :func:`auto_grids`; ``caption`` / ``label``: the LaTeX ``\\caption`` text and ``\\label``;
+    ``show_stderr``: ``± stderr`` after every value (per-image stderr of one run, over runs for several).
 
     ``out_dir`` defaults to ``RUN_DIR/report`` for one run (beside, not over, the run's own ``report.md``) and
     to ``./ledbench-report`` for several. ``stats``, ``ci`` and ``stat_kwargs`` (baseline, level, n_resamples,
@@ -264,13 +417,22 @@ def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, ro
         bad = sorted(set(stat_kwargs) - set(STAT_KEYS))
         if bad:
             raise ConfigError(f"unknown statistics option(s) {', '.join(bad)}; choose from {', '.join(STAT_KEYS)}")
+        if label is not None and not label.strip():
+            raise ConfigError("--label is empty; give e.g. --label tab:night")
+        tkw = {"caption": caption or "", "label": (label or "").strip()}
+        if show_stderr:
+            tkw["show_stderr"] = True
+        notes: list[str] = []
         written = build_report(run_dirs, formats, out, rows=rows, cols=cols, allow_mismatch=allow_mismatch,
                                split_by=split_by, images_root=images_root, grid_metric=grid_metric, title=title,
-                               stats=stats, ci=ci, **stat_kwargs)
+                               stats=stats, ci=ci, grid_enhancers=grid_enhancers, grid_images=grid_images,
+                               grid_crop=grid_crop, notes_out=notes, **tkw, **stat_kwargs)
         if not quiet:
             df = merge_runs(*run_dirs, allow_mismatch=True)  # already checked in build_report
             print(console_table(df, rows, cols, split_by=split_by, stats="auto" if stats else None, ci=ci,
-                                **stat_kwargs))
+                                **({"show_stderr": True} if show_stderr else {}), **stat_kwargs))
+            for n in dict.fromkeys(notes):
+                print(f"note: {n}")
             for fmt, p in written.items():
                 print(f"{fmt:>5}: {p}")
         return 0

@@ -39,6 +39,7 @@ from typing import Any
 
 from ledbench.bench.errors import ConfigError, InputError
 from ledbench.bench.results import KEY_COLUMNS
+from ledbench.reports import names
 
 __all__ = [
     "CEILING",
@@ -204,9 +205,83 @@ class Table:
     notes: list[str] = field(default_factory=list)
     ci_mode: str | None = None
     stats_note: str = ""
+    col_info: list[dict[str, Any]] = field(default_factory=list)  # per column: task_kind, task, protocol, n
+    caption: str = ""  # LaTeX caption text before the generated column description and legend
+    label: str = ""  # LaTeX \label (default tab:ledbench)
 
     def col_label(self, j: int, sep: str = ".") -> str:
         return sep.join(str(v) for v in self.col_keys[j])
+
+    # display names (reports/names.py): raw keys stay in col_keys, CSV and results.csv
+    def _group_fields(self) -> list[int]:
+        return [k for k, f in enumerate(self.col_fields) if f != "metric"]
+
+    def head(self, j: int, *, arrow: bool = True, prefix: bool = True) -> str:
+        """Column header: ``PSNR (dB) ↑``, prefixed by what tells its group apart (``Yolo-Fastest 1.1: mAP50 ↑``)."""
+        ck = self.col_keys[j]
+        hib = self.higher_is_better[j] if arrow else None
+        if "metric" not in self.col_fields:
+            return self.col_label(j) + (f" {ARROW[hib]}" if hib is not None else "")
+        lab = names.metric_label(ck[self.col_fields.index("metric")], hib)
+        pre = self.group_prefix(j) if prefix else ""
+        return f"{pre}: {lab}" if pre else lab
+
+    def group_prefix(self, j: int) -> str:
+        """Short words for the column fields other than the metric (task model, protocol, dataset ...)."""
+        out = []
+        for k in self._group_fields():
+            f, v = self.col_fields[k], self.col_keys[j][k]
+            if f == "task":
+                out.append(names.task_model_name(v))
+            elif f == "task_kind":
+                out.append("" if "task" in self.col_fields else names.TASK_KINDS.get(str(v), str(v)))
+            elif f == "protocol":
+                out.append(names.protocol_short(v))
+            else:
+                out.append(f"{f}={v}")
+        return " ".join(x for x in out if x)
+
+    def group_of(self, j: int) -> tuple:
+        return tuple(self.col_keys[j][k] for k in self._group_fields())
+
+    def groups(self) -> list[tuple[int, int]]:
+        """Runs of adjacent columns sharing everything but the metric: (first, last) column index."""
+        spans: list[tuple[int, int]] = []
+        for j in range(len(self.col_keys)):
+            if spans and self.group_of(spans[-1][0]) == self.group_of(j):
+                spans[-1] = (spans[-1][0], j)
+            else:
+                spans.append((j, j))
+        return spans
+
+    def _info(self, j: int) -> dict[str, Any]:
+        return self.col_info[j] if j < len(self.col_info) else {}
+
+    def group_short(self, j: int) -> str:
+        """``Yolo-Fastest 1.1 (pseudo-GT, n=8)`` (plus any other column field, e.g. ``dataset=lol``)."""
+        i = self._info(j)
+        s = names.group_short(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
+        extra = [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
+                 if self.col_fields[k] not in ("task", "task_kind", "protocol")]
+        return " ".join([s] + extra)
+
+    def group_long(self, j: int) -> str:
+        """``Detection: Yolo-Fastest 1.1, pseudo-GT (labels = ...), n=8``."""
+        i = self._info(j)
+        s = names.group_label(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
+        extra = [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
+                 if self.col_fields[k] not in ("task", "task_kind", "protocol")]
+        return ", ".join([s] + extra)
+
+    def columns_caption(self) -> str:
+        """One sentence per column group: what was measured, by which model, under which protocol, on n images."""
+        if not self.col_info:
+            return ""
+        parts = []
+        for a, b in self.groups():
+            mets = ", ".join(self.head(j, arrow=False, prefix=False) for j in range(a, b + 1))
+            parts.append(f"{self.group_long(a)} ({mets})")
+        return "Columns: " + "; ".join(parts) + "."
 
     def row_label(self, i: int, sep: str = " / ") -> str:
         return sep.join(str(v) for v in self.row_keys[i])
@@ -318,7 +393,8 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
                 where: dict[str, Any] | None = None, decimals: int | dict[str, int] | None = None,
                 show_stderr: bool | None = None, exclude_from_ranking: Sequence[str] = PSEUDO_ENHANCERS,
                 title: str = "", stats: Any = None, ci: str | None = None, baseline: str = "identity",
-                level: float = 0.95, n_resamples: int = 2000, seed: int = 0, method: str = "percentile") -> Table:
+                level: float = 0.95, n_resamples: int = 2000, seed: int = 0, method: str = "percentile",
+                caption: str = "", label: str = "") -> Table:
     """Pivot results into a :class:`Table`.
 
     Args:
@@ -334,6 +410,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
             significance markers and bootstrap-based best / second (module docstring).
         ci: None, ``"pm"`` or ``"interval"``: show the bootstrap interval of each mean (needs ``stats``).
         baseline, level, n_resamples, seed, method: bootstrap settings for ``stats="auto"``.
+        caption, label: LaTeX ``\\caption`` text (the column description and legend follow it) and ``\\label``.
     """
     df = _filter(df, where)
     if df.empty:
@@ -370,6 +447,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
             if rec is not None:
                 cells[i][j] = Cell(float(rec["value"]), float(rec["stderr"]), int(rec["n_runs"]), int(rec["n_images"]),
                                    n_total=int(rec.get("n_images_total", -1)))
+    col_info = [_column_info([rec for (rk, c), rec in lookup.items() if c == ck]) for ck in col_keys]
     n_runs = int(agg["n_runs"].max())
     if show_stderr is None:
         show_stderr = n_runs > 1
@@ -421,7 +499,20 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
     return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
-                 n_runs, excluded, title, notes, ci if boot is not None else None, stats_note)
+                 n_runs, excluded, title, notes, ci if boot is not None else None, stats_note, col_info,
+                 caption, label)
+
+
+def _column_info(recs: list[dict]) -> dict[str, Any]:
+    """What a column measured: task kind, task model, protocol (one, or several joined) and n (dataset images)."""
+    def one(key: str) -> str:
+        vals = list(dict.fromkeys(str(r[key]) for r in recs if key in r))
+        return "/".join(vals)
+
+    ns = [int(r.get("n_images_total", -1)) for r in recs] or [-1]
+    if max(ns) < 0:
+        ns = [int(r.get("n_images", -1)) for r in recs] or [-1]
+    return {"task_kind": one("task_kind"), "task": one("task"), "protocol": one("protocol") or None, "n": max(ns)}
 
 
 def _honest_marks(cells, row_keys, e_pos, hib, decs, *, bootstrapped: bool) -> list[str]:
@@ -512,6 +603,8 @@ def _legend(t: Table, bold: str, under: str) -> str:
     ex = " and ".join(t.excluded)
     parts = [f"↑ higher is better, ↓ lower is better; best {bold}, second {under} per column"
              + (f" ({ex} not ranked)" if ex else "")]
+    if t.show_stderr and t.n_runs == 1:
+        parts.append("± standard error over images")
     if t.ci_mode:
         parts.append("± half-width of the bootstrap interval" if t.ci_mode == "pm" else "[lo, hi]: bootstrap interval")
     if t.stats_note:
@@ -525,11 +618,14 @@ def _md_escape(s: str) -> str:
 
 
 def render_markdown(t: Table) -> str:
-    header = [" / ".join(t.row_fields)] + [f"{t.col_label(j)} {ARROW[t.higher_is_better[j]]}"
-                                           for j in range(len(t.col_keys))]
+    """GitHub Markdown: display names in the header (``PSNR (dB) ↑``), a line saying what each column group
+    measured (task model, protocol, n), the table and the legend."""
+    header = [" / ".join(t.row_fields)] + [t.head(j) for j in range(len(t.col_keys))]
     lines = []
     if t.title:
         lines += [f"**{t.title}**", ""]
+    if t.columns_caption():
+        lines += [_md_escape(t.columns_caption()), ""]
     lines.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
     lines.append("|" + "|".join([":---"] + ["---:"] * len(t.col_keys)) + "|")
     for i in range(len(t.row_keys)):
@@ -549,39 +645,44 @@ def render_markdown(t: Table) -> str:
 
 
 _TEX_ESC = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+            "<": r"$<$", ">": r"$>$", "δ": r"$\delta$", "²": r"$^2$", "³": r"$^3$", "↑": r"$\uparrow$",
+            "↓": r"$\downarrow$", "±": r"$\pm$", "∞": r"$\infty$", "†": r"$^\dagger$", "τ": r"$\tau$",
+            "ρ": r"$\rho$", "—": "---", "–": "--", "×": r"$\times$", "≥": r"$\geq$", "≤": r"$\leq$"}
 
 
 def tex_escape(s: str) -> str:
-    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+    """Plain text -> LaTeX (pdflatex-safe: special characters escaped, Greek letters and arrows in math mode)."""
+    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s)).replace("$$", "")  # adjacent math joined
 
 
-def render_latex(t: Table) -> str:
-    """booktabs tabular; group header rows for all column fields but the last, with cmidrules."""
+def render_latex(t: Table, *, float_env: bool = True) -> str:
+    r"""booktabs table: one header row naming each column group (task model, protocol, n) over ``\cmidrule``,
+    display metric names with arrows, best ``\textbf``, second ``\underline``, ``$^\dagger$`` significance; in a
+    ``table`` float with ``\caption`` (the table's caption text, what each column group measured and the legend,
+    which explains the marks) and ``\label`` (``tab:ledbench`` unless given)."""
     nrf, ncol = len(t.row_fields), len(t.col_keys)
     lines = ["% requires \\usepackage{booktabs}"]
     if t.title:
         lines.append(f"% {t.title}")
+    if float_env:
+        caption = " ".join(x for x in (t.caption.strip(), t.columns_caption(), _legend(t, "bold", "underlined")) if x)
+        lines += ["\\begin{table}[t]", "\\centering", "\\small",
+                  f"\\caption{{{tex_escape(caption)}}}", f"\\label{{{t.label or 'tab:ledbench'}}}"]
     lines.append("\\begin{tabular}{" + "l" * nrf + "r" * ncol + "}")
     lines.append("\\toprule")
-    for level in range(len(t.col_fields) - 1):  # spanning group headers
-        spans: list[tuple[tuple, int, int]] = []
-        for j, ck in enumerate(t.col_keys):
-            if spans and spans[-1][0] == ck[: level + 1] and spans[-1][2] == j - 1:
-                spans[-1] = (spans[-1][0], spans[-1][1], j)
-            else:
-                spans.append((ck[: level + 1], j, j))
-        cells = [""] * nrf
-        rules = []
-        for key, a, b in spans:
+    if "metric" in t.col_fields and len(t.col_fields) > 1:  # the column groups, spanning their metrics
+        cells, rules = [""] * nrf, []
+        for a, b in t.groups():
             w = b - a + 1
-            cells.append(f"\\multicolumn{{{w}}}{{c}}{{{tex_escape(key[-1])}}}" if w > 1 else tex_escape(key[-1]))
+            cells.append(f"\\multicolumn{{{w}}}{{c}}{{{tex_escape(t.group_short(a))}}}")
             rules.append(f"\\cmidrule(lr){{{nrf + a + 1}-{nrf + b + 1}}}")
         lines.append(" & ".join(cells) + " \\\\")
         lines.append(" ".join(rules))
     arrows = {True: "$\\uparrow$", False: "$\\downarrow$"}
     head = [tex_escape(f.replace("_", " ").capitalize()) for f in t.row_fields]
-    head += [f"{tex_escape(ck[-1])} {arrows[t.higher_is_better[j]]}" for j, ck in enumerate(t.col_keys)]
+    head += [f"{tex_escape(t.head(j, arrow=False, prefix='metric' not in t.col_fields))} "
+             f"{arrows[t.higher_is_better[j]]}" for j in range(ncol)]
     lines.append(" & ".join(head) + " \\\\")
     lines.append("\\midrule")
     e_pos = t.row_fields.index("enhancer") if "enhancer" in t.row_fields else None
@@ -607,7 +708,10 @@ def render_latex(t: Table) -> str:
         lines.append(" & ".join(out) + " \\\\")
     lines.append("\\bottomrule")
     lines.append("\\end{tabular}")
-    lines.append("% " + _legend(t, "bold", "underlined").replace(SIG, "$^\\dagger$"))
+    if float_env:
+        lines.append("\\end{table}")
+    else:
+        lines.append("% " + _legend(t, "bold", "underlined").replace(SIG, "$^\\dagger$"))
     return "\n".join(lines) + "\n"
 
 
@@ -646,14 +750,22 @@ def render_csv(t: Table) -> str:
 
 
 def render_html(t: Table) -> str:
-    """An HTML ``<table class="ledbench">`` fragment (no styles; see :mod:`ledbench.reports.html`)."""
+    """An HTML ``<table class="ledbench">`` fragment (no styles; see :mod:`ledbench.reports.html`): a header row
+    per column group (task model, protocol, n; the full wording as a tooltip), then display metric names."""
     e = _html.escape
     lines = ['<table class="ledbench">']
-    if t.title:
-        lines.append(f"<caption>{e(t.title)}</caption>")
-    lines.append("<thead><tr>" + "".join(f"<th>{e(f)}</th>" for f in t.row_fields)
+    cap = " ".join(x for x in (t.title, t.columns_caption()) if x)
+    if cap:
+        lines.append(f"<caption>{e(cap)}</caption>")
+    lines.append("<thead>")
+    grouped = "metric" in t.col_fields and len(t.col_fields) > 1
+    if grouped:
+        lines.append("<tr>" + f'<th colspan="{len(t.row_fields)}"></th>'
+                     + "".join(f'<th class="group" colspan="{b - a + 1}" title="{e(t.group_long(a))}">'
+                               f"{e(t.group_short(a))}</th>" for a, b in t.groups()) + "</tr>")
+    lines.append("<tr>" + "".join(f"<th>{e(f)}</th>" for f in t.row_fields)
                  + "".join(f'<th title="{"higher" if t.higher_is_better[j] else "lower"} is better">'
-                           f"{e(t.col_label(j))} {ARROW[t.higher_is_better[j]]}</th>"
+                           f"{e(t.head(j, prefix=not grouped))}</th>"
                            for j in range(len(t.col_keys))) + "</tr></thead>")
     lines.append("<tbody>")
     for i, rk in enumerate(t.row_keys):
@@ -680,10 +792,10 @@ def render_html(t: Table) -> str:
 
 
 def render_console(t: Table) -> str:
-    """Fixed-width text with a two-line header (groups, then last column field); best ``*``, second ``+``."""
-    top = [""] + [".".join(str(v) for v in ck[:-1]) for ck in t.col_keys]
-    header = [" / ".join(t.row_fields)] + [f"{ck[-1]} {ARROW[t.higher_is_better[j]]}"
-                                           for j, ck in enumerate(t.col_keys)]
+    """Fixed-width text: a header line naming each column group (task model, protocol, n) over its columns, then
+    the display metric names; best ``*``, second ``+``; the column groups in full below the legend."""
+    grouped = "metric" in t.col_fields and len(t.col_fields) > 1
+    header = [" / ".join(t.row_fields)] + [t.head(j, prefix=not grouped) for j in range(len(t.col_keys))]
     body = []
     for i in range(len(t.row_keys)):
         out = [t.row_label(i)]
@@ -692,20 +804,35 @@ def render_console(t: Table) -> str:
             sig = SIG if c is not None and c.significant else " " if t.stats_note else ""
             out.append(_cell_text(t, c, j, pm=" ± ", inf="inf", missing="-") + mark + sig)
         body.append(out)
-    widths = [max(len(r[k]) for r in [top, header] + body) for k in range(len(header))]
+    widths = [max(len(r[k]) for r in [header] + body) for k in range(len(header))]
+    top = ""
+    if grouped:  # each group label spans its columns (the last column widens if the label is longer)
+        for a, b in t.groups():
+            lab = t.group_short(a)
+            span = sum(widths[1 + a: 2 + b]) + 2 * (b - a)
+            if len(lab) > span:
+                widths[1 + b] += len(lab) - span
+                span = len(lab)
+        top = " " * widths[0]
+        for a, b in t.groups():
+            span = sum(widths[1 + a: 2 + b]) + 2 * (b - a)
+            top += "  " + t.group_short(a).center(span)
 
     def line(r: list[str]) -> str:
         return "  ".join(r[0].ljust(widths[0]) if k == 0 else r[k].rjust(widths[k]) for k in range(len(r)))
 
-    out = ([line(top)] if any(top) else []) + [line(header), "  ".join("-" * w for w in widths)]
+    out = ([top] if top.strip() else []) + [line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]
     out.append("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
-               + ("; ± standard error over runs" if t.show_stderr else "")
+               + (("; ± standard error over runs" if t.n_runs > 1 else "; ± standard error over images")
+                  if t.show_stderr else "")
                + ("; ± half-width of the bootstrap interval" if t.ci_mode == "pm" else "")
                + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else "")
                + "".join(f"; {n}" for n in t.notes if not n.startswith("mean ± standard error")))
     if t.stats_note:
         out.append(t.stats_note)
+    if t.columns_caption():
+        out.append(t.columns_caption())
     return "\n".join(s.rstrip() for s in out) + "\n"
 
 
@@ -735,7 +862,10 @@ def format_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequenc
     parts = []
     where = dict(kwargs.pop("where", None) or {})
     for value in dict.fromkeys(_filter(df, where)[split_by]):
-        t = build_table(df, rows, cols, where={**where, split_by: value}, title=f"{split_by}: {value}", **kwargs)
+        kw = dict(kwargs)
+        if kw.get("label"):  # one \label per table
+            kw["label"] = f"{kw['label']}-{''.join(ch if ch.isalnum() else '-' for ch in str(value))}"
+        t = build_table(df, rows, cols, where={**where, split_by: value}, title=f"{split_by}: {value}", **kw)
         parts.append(render(t))
     return "\n".join(parts)
 

@@ -114,7 +114,7 @@ def test_best_and_second_follow_direction_and_skip_floor_and_ceiling():
     lp = t.col_keys.index(("quality", "lpips"))
     assert not t.higher_is_better[lp]  # lower is better: the smallest LPIPS is bold
     md = tables.render_markdown(t)
-    assert "lpips ↓" in md and "psnr ↑" in md and "| reference | ∞ |" in md
+    assert "LPIPS ↓" in md and "PSNR (dB) ↑" in md and "| reference | ∞ |" in md
 
 
 def test_ties_share_the_mark():
@@ -166,7 +166,7 @@ def test_console_table_lists_every_enhancer():
     out = tables.console_table(read_results(SEED0))
     for name in ("input", "zero_dce", "clahe+richardson_lucy", "dap_led", "reference"):
         assert name in out
-    assert "psnr ↑" in out and "lpips ↓" in out and "*" in out
+    assert "PSNR (dB) ↑" in out and "LPIPS ↓" in out and "*" in out
     assert tables.console_table(read_results(SEED0).iloc[:0]) == "(no results)\n"
 
 
@@ -354,7 +354,7 @@ def test_html_report_in_headless_chromium(tmp_path):
     assert 'data-errors="0"' in root, root[:500]
     n_img = root.count("<img ")
     assert n_img >= 4 and f'data-images-loaded="{n_img}/{n_img}"' in root  # every embedded image decoded
-    assert root.count("<tr") >= 6 and "dap_led" in root and "psnr ↑" in root
+    assert root.count("<tr") >= 6 and "dap_led" in root and "PSNR (dB) ↑" in root
     shot = tmp_path / "shot.png"
     r = subprocess.run(flags + ["--window-size=1400,1800", f"--screenshot={shot}", html.as_uri()],
                        capture_output=True, text=True, timeout=120, check=False)
