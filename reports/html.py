@@ -23,7 +23,8 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bo
 .meta { color: #555; font-size: 0.9em; }
 .scroll { overflow-x: auto; }
 table.ledbench { border-collapse: collapse; font-size: 0.9em; margin: 8px 0; font-variant-numeric: tabular-nums; }
-table.ledbench caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.ledbench caption { text-align: left; padding: 4px 0; font-size: 0.9em; color: #333; max-width: 1100px; }
+table.ledbench th.group { text-align: center; border-bottom: 1px solid #333; }
 table.ledbench th, table.ledbench td { padding: 4px 10px; border-bottom: 1px solid #e4e4e4; text-align: right;
        white-space: nowrap; }
 table.ledbench th[scope=row], table.ledbench thead th:first-child { text-align: left; }

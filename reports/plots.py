@@ -106,11 +106,14 @@ def _label(metric: str, hib: bool | None) -> str:
 
 
 def _corr_tick(d: str) -> str:
-    """``det_yolo_fastest.map50_95`` -> ``Yolo-Fastest 1.1\nmAP50:95``."""
-    from ledbench.reports.names import task_model_name
+    """``det_yolo_fastest.pseudo_gt.map50_95`` -> ``Yolo-Fastest 1.1\n(pseudo-GT) mAP50:95``."""
+    from ledbench.reports.names import protocol_short, task_model_name
 
+    parts = str(d).split(".")
+    if len(parts) == 3:
+        return f"{task_model_name(parts[0]) or parts[0]}\n({protocol_short(parts[1])}) {_name(parts[2])}"
     task, _, metric = str(d).rpartition(".")
-    return f"{task_model_name(task)}\n{_name(metric)}" if task else _name(metric)
+    return f"{task_model_name(task) or task}\n{_name(metric)}" if task else _name(metric)
 
 
 def _name(metric: str) -> str:

@@ -267,7 +267,16 @@ def correlation_table(cor, fmt: str = "md") -> str:
             return f"{v:+.2f} (no bootstrap)"
         return f"{v:+.2f} [{lo:+.2f}, {hi:+.2f}]"
 
-    rows = [(r["quality"], r["downstream"], str(r["n_enhancers"]), f(r, "kendall_tau", "tau"),
+    from ledbench.reports import names
+
+    def down(d: str) -> str:  # "det_yolo_fastest.pseudo_gt.map50_95" -> "Yolo-Fastest 1.1 (pseudo-GT): mAP50:95"
+        parts = str(d).split(".")
+        if len(parts) != 3:
+            return names.metric_name(d)
+        model = names.task_model_name(parts[0]) or parts[0]
+        return f"{model} ({names.protocol_short(parts[1])}): {names.metric_name(parts[2])}"
+
+    rows = [(names.metric_name(r["quality"]), down(r["downstream"]), str(r["n_enhancers"]), f(r, "kendall_tau", "tau"),
              f(r, "spearman_rho", "rho")) for r in cor.to_dict("records")]
     head = ("quality metric", "downstream metric", "enhancers", f"Kendall τ [{lvl}% CI]", f"Spearman ρ [{lvl}% CI]")
     caption = (f"Rank correlation across enhancers (ceiling excluded), oriented so that + means a better quality score "
