@@ -208,6 +208,8 @@ class Table:
     col_info: list[dict[str, Any]] = field(default_factory=list)  # per column: task_kind, task, protocol, n
     caption: str = ""  # LaTeX caption text before the generated column description and legend
     label: str = ""  # LaTeX \label (default tab:ledbench)
+    data_groups: dict[tuple, tuple[int, list[str]]] = field(default_factory=dict)  # (kind, task, protocol): n, metrics
+    metric_dirs: dict[str, bool] = field(default_factory=dict)  # metric -> higher_is_better
 
     def col_label(self, j: int, sep: str = ".") -> str:
         return sep.join(str(v) for v in self.col_keys[j])
@@ -219,12 +221,16 @@ class Table:
     def head(self, j: int, *, arrow: bool = True, prefix: bool = True) -> str:
         """Column header: ``PSNR (dB) ↑``, prefixed by what tells its group apart (``Yolo-Fastest 1.1: mAP50 ↑``)."""
         ck = self.col_keys[j]
-        hib = self.higher_is_better[j] if arrow else None
+        hib = self.higher_is_better[j] if arrow and self.has_direction() else None
         if "metric" not in self.col_fields:
             return self.col_label(j) + (f" {ARROW[hib]}" if hib is not None else "")
         lab = names.metric_label(ck[self.col_fields.index("metric")], hib)
         pre = self.group_prefix(j) if prefix else ""
         return f"{pre}: {lab}" if pre else lab
+
+    def has_direction(self) -> bool:
+        """False when each column mixes metrics (the metric is a row field): no arrows, no ranking."""
+        return "metric" not in self.row_fields
 
     def group_prefix(self, j: int) -> str:
         """Short words for the column fields other than the metric (task model, protocol, dataset ...)."""
@@ -274,17 +280,29 @@ class Table:
         return ", ".join([s] + extra)
 
     def columns_caption(self) -> str:
-        """One sentence per column group: what was measured, by which model, under which protocol, on n images."""
+        """One sentence per column group: what was measured, by which model, under which protocol, on n images.
+        (With the metric not a column field: the same per task model and protocol, over the whole table.)"""
         if not self.col_info:
             return ""
+        if "metric" not in self.col_fields or len(self.col_fields) < 2:
+            parts = [f"{names.group_label(k, tk, p, n)} ({', '.join(names.metric_name(m) for m in ms)})"
+                     for (k, tk, p), (n, ms) in self.data_groups.items()]
+            return ("Measured: " + "; ".join(parts) + ".") if parts else ""
         parts = []
         for a, b in self.groups():
             mets = ", ".join(self.head(j, arrow=False, prefix=False) for j in range(a, b + 1))
             parts.append(f"{self.group_long(a)} ({mets})")
         return "Columns: " + "; ".join(parts) + "."
 
+    def row_cells(self, i: int) -> list[str]:
+        """Row key values for display: metric and task names through :mod:`ledbench.reports.names`."""
+        show = {"metric": lambda v: names.metric_label(v, self.metric_dirs.get(v)),
+                "task": lambda v: names.task_model_name(v) or str(v),
+                "protocol": names.protocol_short}
+        return [show[f](v) if f in show else str(v) for f, v in zip(self.row_fields, self.row_keys[i])]
+
     def row_label(self, i: int, sep: str = " / ") -> str:
-        return sep.join(str(v) for v in self.row_keys[i])
+        return sep.join(self.row_cells(i))
 
 
 def parse_fields(spec: str | Sequence[str]) -> list[str]:
@@ -464,7 +482,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
             decs.append(_auto_decimals(c.value for row in cells if (c := row[j]) is not None))
 
     e_pos = row_fields.index("enhancer") if "enhancer" in row_fields else None
-    for j in range(len(col_keys)):
+    for j in range(len(col_keys) if "metric" not in row_fields else 0):  # no ranking across different metrics
         ranked = []
         for i, rk in enumerate(row_keys):
             c = cells[i][j]
@@ -498,9 +516,16 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     notes += _honest_marks(cells, row_keys, e_pos, hib, decs, bootstrapped=boot is not None and len(boot) > 0)
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
+    groups: dict[tuple, tuple[int, list[str]]] = {}
+    for rec in agg.to_dict("records"):
+        key = (str(rec.get("task_kind", "")), str(rec.get("task", "")), str(rec.get("protocol", "")))
+        n, ms = groups.get(key, (-1, []))
+        if rec.get("metric") not in ms:
+            ms.append(rec.get("metric"))
+        groups[key] = (max(n, int(rec.get("n_images_total", -1))), ms)
     return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
                  n_runs, excluded, title, notes, ci if boot is not None else None, stats_note, col_info,
-                 caption, label)
+                 caption, label, groups, {str(m): bool(h) for m, h in zip(agg["metric"], agg["higher_is_better"])})
 
 
 def _column_info(recs: list[dict]) -> dict[str, Any]:
@@ -602,7 +627,8 @@ def _cell_text(t: Table, c: Cell | None, j: int, *, pm: str = " ± ", inf: str =
 def _legend(t: Table, bold: str, under: str) -> str:
     ex = " and ".join(t.excluded)
     parts = [f"↑ higher is better, ↓ lower is better; best {bold}, second {under} per column"
-             + (f" ({ex} not ranked)" if ex else "")]
+             + (f" ({ex} not ranked)" if ex else "") if t.has_direction()
+             else "↑ higher is better, ↓ lower is better; not ranked (each column mixes metrics)"]
     if t.show_stderr and t.n_runs == 1:
         parts.append("± standard error over images")
     if t.ci_mode:
@@ -682,7 +708,7 @@ def render_latex(t: Table, *, float_env: bool = True) -> str:
     arrows = {True: "$\\uparrow$", False: "$\\downarrow$"}
     head = [tex_escape(f.replace("_", " ").capitalize()) for f in t.row_fields]
     head += [f"{tex_escape(t.head(j, arrow=False, prefix='metric' not in t.col_fields))} "
-             f"{arrows[t.higher_is_better[j]]}" for j in range(ncol)]
+             f"{arrows[t.higher_is_better[j]] if t.has_direction() else ''}".rstrip() for j in range(ncol)]
     lines.append(" & ".join(head) + " \\\\")
     lines.append("\\midrule")
     e_pos = t.row_fields.index("enhancer") if "enhancer" in t.row_fields else None
@@ -692,7 +718,7 @@ def render_latex(t: Table, *, float_env: bool = True) -> str:
         if prev_group is not None and group != prev_group:
             lines.append("\\midrule")
         prev_group = group
-        out = [tex_escape(v) for v in rk]
+        out = [tex_escape(v) for v in t.row_cells(i)]
         for j, c in enumerate(t.cells[i]):
             s = _cell_text(t, c, j, pm="{\\scriptsize${}\\pm{}$", inf="$\\infty$", missing="--")
             if c is not None and "{\\scriptsize" in s:
@@ -771,7 +797,7 @@ def render_html(t: Table) -> str:
     for i, rk in enumerate(t.row_keys):
         e_pos = t.row_fields.index("enhancer") if "enhancer" in t.row_fields else None
         cls = ' class="pseudo"' if e_pos is not None and rk[e_pos] in PSEUDO_ENHANCERS else ""
-        tds = "".join(f'<th scope="row">{e(str(v))}</th>' for v in rk)
+        tds = "".join(f'<th scope="row">{e(v)}</th>' for v in t.row_cells(i))
         for j, c in enumerate(t.cells[i]):
             s = e(_cell_text(t, c, j))
             tip = ""
@@ -823,7 +849,8 @@ def render_console(t: Table) -> str:
 
     out = ([top] if top.strip() else []) + [line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]
-    out.append("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
+    out.append(("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
+                if t.has_direction() else "not ranked (each column mixes metrics)")
                + (("; ± standard error over runs" if t.n_runs > 1 else "; ± standard error over images")
                   if t.show_stderr else "")
                + ("; ± half-width of the bootstrap interval" if t.ci_mode == "pm" else "")

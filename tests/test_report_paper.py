@@ -85,6 +85,15 @@ def test_every_format_shows_display_names_and_column_groups():
     assert set(read_results(SEED0)["metric"]) >= {"psnr", "map50_95"}
 
 
+def test_metrics_as_rows_carry_their_own_direction_and_no_ranking():
+    t = tables.build_table(tables.merge_runs(SEED0), rows="metric", cols="enhancer")
+    assert not any(c is not None and c.rank for row in t.cells for c in row)  # a column mixes metrics
+    md = tables.render_markdown(t)
+    assert "| LPIPS ↓ |" in md and "| PSNR (dB) ↑ |" in md and "| dap_led |" in md.replace(" ↑", "")
+    assert "not ranked" in md and "Measured: Image quality" in md
+    assert "not ranked" in tables.render_console(t)
+
+
 # ------------------------------------------------------------------------------------------------ LaTeX
 
 
