@@ -232,7 +232,8 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
     iou_thrs, rec_thrs = stats["iou_thrs"], stats["rec_thrs"]
     n_t, n_r = len(iou_thrs), len(rec_thrs)
     n_k = stats["npig"].shape[1]
-    n_bins = n_r + 1
+    if rec_thrs[0] > 0:
+        raise ValueError("coco_reduce: recall thresholds must start at 0, as COCOeval's recThrs do")
     keep = stats["det_rank"] < int(stats["max_det"])
     d_img, d_cat = stats["det_image"][keep], stats["det_cat"][keep]
     d_tp, d_fp = stats["det_tp"][keep], stats["det_fp"][keep]
@@ -243,7 +244,7 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
     if exact:
         precision = -np.ones((n_b, n_t, n_r, n_k))
         recall = -np.ones((n_b, n_t, n_k))
-    psum, rsum = np.zeros((n_b, n_t)), np.zeros((n_b, n_t))
+    psum, rsum = np.zeros((n_t, n_b)), np.zeros((n_t, n_b))  # transposed while adding: contiguous rows
     bounds = np.searchsorted(d_cat, np.arange(n_k + 1))
     w_t = np.ascontiguousarray(wi.T)  # images x B: a category's detections gather whole rows
     eps = np.spacing(1)
@@ -261,11 +262,12 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
             continue
         counted = tp_k | d_fp[a:b]  # D x T: not ignored (matched to crowd / outside the area range)
         partial = None if counted.all() else counted
-        # N(c) = searchsorted(rec_thrs, c / n_gt, 'right') for every true-positive count c <= n_gt, per distinct n_gt
+        # N(c) - 1 = searchsorted(rec_thrs, c / n_gt, 'right') - 1 (>= 0: rec_thrs[0] is 0) for every true-positive
+        # count c <= n_gt, per distinct n_gt
         g_u, g_inv = np.unique(npig[rows, k], return_inverse=True)
         width = int(g_u[-1]) + 1
         tab = np.searchsorted(rec_thrs, (np.arange(width)[None, :] / g_u[:, None]).ravel(), side="right")
-        tab = tab.reshape(len(g_u), width)
+        tab = tab.reshape(len(g_u), width) - 1
         whole = rows.size == n_b
         w_k = w_t[d_img[a:b]] if whole else w_t[np.ix_(d_img[a:b], rows)]  # D x rows
         step = max(1, chunk // (b - a))
@@ -276,7 +278,8 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
             wd = np.ascontiguousarray(w_k[:, s:s + nb].T)  # nb x D: running sums along contiguous rows
             if partial is None:
                 den_eps = np.cumsum(wd, axis=1) + eps  # tp + fp after each detection
-            tab_b = (tab[g_inv[s:s + nb]] + (cols * n_bins)[:, None]).ravel()  # + a bin block per replicate
+            tab_b = (tab[g_inv[s:s + nb]] + (cols * n_r)[:, None]).ravel()  # + a bin block per replicate
+            g = npig[r, k]
             off = (cols * width)[:, None]
             for t in range(n_t):
                 p = tps[t]
@@ -291,22 +294,22 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                 else:
                     den = (np.cumsum(wd * partial[:, t], axis=1) + eps).take(p, axis=1, mode="clip")
                 pr = np.divide(tp_sum, den)
-                # max of pr per N value, then the running max from the right (pr >= 0: its int64 bits order as
-                # the values do, and integer max is several times faster than float max)
-                seg = np.zeros((nb, n_bins), dtype=np.int64)
+                # q_r = max(pr_j : N_j - 1 >= r): the max of pr per N - 1, then the running max from the right
+                # (pr >= 0: its int64 bits order as the values do, and integer max is several times faster)
+                seg = np.zeros((nb, n_r), dtype=np.int64)
                 n_idx = tab_b.take((tp_sum + off).ravel(), mode="clip")
                 np.maximum.at(seg.ravel(), n_idx, pr.view(np.int64).ravel())
                 rev = seg[:, ::-1]
                 np.maximum.accumulate(rev, axis=1, out=rev)
-                q = np.ascontiguousarray(seg[:, 1:]).view(np.float64)  # nb x R interpolated precision
-                rc_last = tp_sum[:, -1] / npig[r, k]
+                q = seg.view(np.float64)  # nb x R interpolated precision
+                rc_last = tp_sum[:, -1] / g
                 if exact:
                     precision[r, t, :, k] = q
                     recall[r, t, k] = rc_last
                 else:
                     rr = slice(s, s + nb) if whole else r
-                    psum[rr, t] += q.sum(1)
-                    rsum[rr, t] += rc_last
+                    psum[t, rr] += q.sum(1)
+                    rsum[t, rr] += rc_last
     t50 = np.flatnonzero(iou_thrs == 0.5)
     t75 = np.flatnonzero(iou_thrs == 0.75)
 
@@ -319,6 +322,7 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                "map75": mean_valid(precision[0][t75]), "ar100": mean_valid(recall[0])}
     else:
         n_cat = (npig > 0).sum(1).astype(np.float64)  # categories with ground truth, per replicate
+        psum, rsum = np.ascontiguousarray(psum.T), np.ascontiguousarray(rsum.T)  # sums over t as before
         with np.errstate(invalid="ignore", divide="ignore"):
             out = {"map50_95": psum.sum(1) / (n_cat * n_t * n_r),
                    "map50": psum[:, t50].sum(1) / (n_cat * n_r * len(t50)),
