@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ARROW", "METRICS", "PROTOCOLS", "TASK_KINDS", "TASK_MODELS", "group_label", "group_short",
-           "metric_label", "metric_name", "metric_unit", "protocol_long", "protocol_short", "task_model_name"]
+__all__ = ["ARROW", "METRICS", "PROTOCOLS", "TASK_KINDS", "TASK_MODELS", "group_label", "group_parts",
+           "group_short", "metric_label", "metric_name", "metric_unit", "protocol_long", "protocol_short",
+           "task_model_name"]
 
 ARROW = {True: "↑", False: "↓"}
 
@@ -99,6 +100,14 @@ def protocol_long(protocol: str) -> str:
 
 def _kind(task_kind: str) -> str:
     return TASK_KINDS.get(str(task_kind), str(task_kind).replace("_", " ").capitalize())
+
+
+def group_parts(task_kind: str, task: str, protocol: str | None, n: int | None) -> tuple[str, str]:
+    """(``Yolo-Fastest 1.1``, ``pseudo-GT, n=8``): the two lines of a narrow group header."""
+    model = task_model_name(task) or _kind(task_kind)
+    detail = ", ".join(x for x in (protocol_short(protocol) if protocol else "", f"n={n}" if n and n > 0 else "")
+                       if x)
+    return model, detail
 
 
 def group_short(task_kind: str, task: str, protocol: str | None, n: int | None) -> str:

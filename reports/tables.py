@@ -248,7 +248,9 @@ class Table:
         return " ".join(x for x in out if x)
 
     def group_of(self, j: int) -> tuple:
-        return tuple(self.col_keys[j][k] for k in self._group_fields())
+        """Columns share a group when they share every column field but the metric and the protocol (a task's
+        metrics can differ in protocol, e.g. PSNR full-reference and NIQE no-reference)."""
+        return tuple(self.col_keys[j][k] for k in self._group_fields()) + (self._info(j).get("protocol"),)
 
     def groups(self) -> list[tuple[int, int]]:
         """Runs of adjacent columns sharing everything but the metric: (first, last) column index."""
@@ -831,23 +833,30 @@ def render_console(t: Table) -> str:
             out.append(_cell_text(t, c, j, pm=" ± ", inf="inf", missing="-") + mark + sig)
         body.append(out)
     widths = [max(len(r[k]) for r in [header] + body) for k in range(len(header))]
-    top = ""
-    if grouped:  # each group label spans its columns (the last column widens if the label is longer)
+    tops: list[str] = []
+    if grouped:  # each group spans its columns in two lines: model, then protocol and n
+        labels = []
         for a, b in t.groups():
-            lab = t.group_short(a)
-            span = sum(widths[1 + a: 2 + b]) + 2 * (b - a)
-            if len(lab) > span:
-                widths[1 + b] += len(lab) - span
-                span = len(lab)
-        top = " " * widths[0]
-        for a, b in t.groups():
-            span = sum(widths[1 + a: 2 + b]) + 2 * (b - a)
-            top += "  " + t.group_short(a).center(span)
+            i = t._info(a)
+            name, detail = names.group_parts(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
+            extra = [f"{t.col_fields[k]}={t.col_keys[a][k]}" for k in t._group_fields()
+                     if t.col_fields[k] not in ("task", "task_kind", "protocol")]
+            labels.append((a, b, name, ", ".join([detail] + extra) if detail or extra else ""))
+        for a, b, name, detail in labels:  # widen the group's columns evenly when a label is longer
+            need = max(len(name), len(detail)) - (sum(widths[1 + a: 2 + b]) + 2 * (b - a))
+            for k in range(max(0, need)):
+                widths[1 + a + k % (b - a + 1)] += 1
+        for row in (0, 1):
+            txt = " " * widths[0]
+            for a, b, name, detail in labels:
+                span = sum(widths[1 + a: 2 + b]) + 2 * (b - a)
+                txt += "  " + (name if row == 0 else detail).center(span)
+            tops.append(txt)
 
     def line(r: list[str]) -> str:
         return "  ".join(r[0].ljust(widths[0]) if k == 0 else r[k].rjust(widths[k]) for k in range(len(r)))
 
-    out = ([top] if top.strip() else []) + [line(header), "  ".join("-" * w for w in widths)]
+    out = [x for x in tops if x.strip()] + [line(header), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in body]
     out.append(("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
                 if t.has_direction() else "not ranked (each column mixes metrics)")

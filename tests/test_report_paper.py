@@ -85,6 +85,16 @@ def test_every_format_shows_display_names_and_column_groups():
     assert set(read_results(SEED0)["metric"]) >= {"psnr", "map50_95"}
 
 
+def test_column_groups_split_by_protocol_within_a_task():
+    df = read_results(SEED0)
+    df.loc[df.metric == "lpips", "protocol"] = "no_reference"  # as NIQE beside PSNR in the default run
+    t = tables.build_table(df)
+    assert [t.group_short(a) for a, _ in t.groups()][:2] == ["Image quality (full-reference, n=4)",
+                                                            "Image quality (no-reference, n=4)"]
+    con = tables.render_console(t).splitlines()
+    assert "full-reference, n=4" in con[1] and "no-reference, n=4" in con[1] and "PSNR (dB) ↑" in con[2]
+
+
 def test_metrics_as_rows_carry_their_own_direction_and_no_ranking():
     t = tables.build_table(tables.merge_runs(SEED0), rows="metric", cols="enhancer")
     assert not any(c is not None and c.rank for row in t.cells for c in row)  # a column mixes metrics
