@@ -790,7 +790,8 @@ def render_html(t: Table) -> str:
     if grouped:
         lines.append("<tr>" + f'<th colspan="{len(t.row_fields)}"></th>'
                      + "".join(f'<th class="group" colspan="{b - a + 1}" title="{e(t.group_long(a))}">'
-                               f"{e(t.group_short(a))}</th>" for a, b in t.groups()) + "</tr>")
+                               + "<br>".join(e(x) for x in _group_lines(t, a)) + "</th>" for a, b in t.groups())
+                     + "</tr>")
     lines.append("<tr>" + "".join(f"<th>{e(f)}</th>" for f in t.row_fields)
                  + "".join(f'<th title="{"higher" if t.higher_is_better[j] else "lower"} is better">'
                            f"{e(t.head(j, prefix=not grouped))}</th>"
@@ -819,6 +820,16 @@ def render_html(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _group_lines(t: Table, a: int) -> list[str]:
+    """A column group's header in two lines: the task model (or kind), then protocol, n and other fields."""
+    i = t._info(a)
+    name, detail = names.group_parts(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
+    extra = [f"{t.col_fields[k]}={t.col_keys[a][k]}" for k in t._group_fields()
+             if t.col_fields[k] not in ("task", "task_kind", "protocol")]
+    detail = ", ".join(x for x in [detail] + extra if x)
+    return [name, detail] if detail else [name]
+
+
 def render_console(t: Table) -> str:
     """Fixed-width text: a header line naming each column group (task model, protocol, n) over its columns, then
     the display metric names; best ``*``, second ``+``; the column groups in full below the legend."""
@@ -835,13 +846,7 @@ def render_console(t: Table) -> str:
     widths = [max(len(r[k]) for r in [header] + body) for k in range(len(header))]
     tops: list[str] = []
     if grouped:  # each group spans its columns in two lines: model, then protocol and n
-        labels = []
-        for a, b in t.groups():
-            i = t._info(a)
-            name, detail = names.group_parts(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
-            extra = [f"{t.col_fields[k]}={t.col_keys[a][k]}" for k in t._group_fields()
-                     if t.col_fields[k] not in ("task", "task_kind", "protocol")]
-            labels.append((a, b, name, ", ".join([detail] + extra) if detail or extra else ""))
+        labels = [(a, b, *(_group_lines(t, a) + [""])[:2]) for a, b in t.groups()]
         for a, b, name, detail in labels:  # widen the group's columns evenly when a label is longer
             need = max(len(name), len(detail)) - (sum(widths[1 + a: 2 + b]) + 2 * (b - a))
             for k in range(max(0, need)):

@@ -77,7 +77,7 @@ def test_every_format_shows_display_names_and_column_groups():
         assert "YOLO (ultralytics), pseudo-GT" in text and "n=4" in text
         assert "map50_95" not in text and "quality.psnr" not in text
     assert "pseudo-GT (labels = the task model on the sharp reference)" in md  # the protocol in words
-    assert '<th class="group" colspan="3"' in html and "Image quality (full-reference, n=4)" in html
+    assert '<th class="group" colspan="3"' in html and "Image quality<br>full-reference, n=4</th>" in html
     assert "mAP50:95 $\\uparrow$" in tex and "$\\delta<$1.25" in tex and "map50\\_95" not in tex
     assert "\\multicolumn{3}{c}{Image quality (full-reference, n=4)}" in tex
     # CSV (for spreadsheets) and results.csv keep the raw names
