@@ -47,6 +47,7 @@ def _read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
 
 def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[str]]:
     """Draw every plot the results allow; returns ((caption, png path) list, notes on plots skipped and why)."""
+    from ledbench.reports import names as nm
     from ledbench.reports import plots
 
     out_dir = Path(out_dir)
@@ -68,23 +69,24 @@ def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
     for (task, model), g in downstream.groupby(["task_kind", "task"], sort=False):
         m = next((x for x in dict.fromkeys(g["metric"]) if x not in per_class), None)
         if qmetric and m and df["dataset"].nunique() == 1:
-            attempt(f"{m} ({model}) vs {qmetric}", plots.plot_quality_vs_task, df, qmetric, m,
-                    out_dir / f"quality_vs_{model}_{m}", task=model)
+            attempt(f"{nm.metric_name(m)} ({nm.task_model_name(model) or model}) vs {nm.metric_name(qmetric)}",
+                    plots.plot_quality_vs_task, df, qmetric, m, out_dir / f"quality_vs_{model}_{m}", task=model)
     for (task, model), g in downstream.groupby(["task_kind", "task"], sort=False):
         for fam in plots.per_class_metrics(g):
-            attempt(f"per-class {fam} ({model})", plots.plot_per_class, g, out_dir / f"per_class_{model}_{fam}",
-                    family=fam)
+            attempt(f"per-class {fam} ({nm.task_model_name(model) or model})", plots.plot_per_class, g,
+                    out_dir / f"per_class_{model}_{fam}", family=fam)
     where = (df["dataset"].astype(str) + "/" + df["split"].astype(str)).unique()
     sev = {w: plots.severity_from_name(w) for w in where}
     if len({v for v in sev.values() if v is not None}) >= 2:
         for m in list(dict.fromkeys(df["metric"]))[:3]:
-            attempt(f"{m} vs severity", plots.plot_metric_vs_severity, df, m, out_dir / f"severity_{m}")
+            attempt(f"{nm.metric_name(m)} vs severity", plots.plot_metric_vs_severity, df, m,
+                    out_dir / f"severity_{m}")
     for cost in ("latency_ms", "gmacs"):
         if (df["metric"] == cost).any():
             for m in [x for x in dict.fromkeys(downstream["metric"]) if x not in per_class][:2] or \
                      ([qmetric] if qmetric else []):
-                attempt(f"{m} vs {cost}", plots.plot_metric_vs_cost, df, m, out_dir / f"{m}_vs_{cost}",
-                        cost_name=cost)
+                attempt(f"{nm.metric_name(m)} vs {nm.metric_name(cost)}", plots.plot_metric_vs_cost, df, m,
+                        out_dir / f"{m}_vs_{cost}", cost_name=cost)
     return figs, notes
 
 
