@@ -5,6 +5,9 @@ model. Conventions:
 
 - Direction comes from each row's ``higher_is_better`` (set by the metric, never by the run): column headers carry
   ``↑`` (higher is better) or ``↓`` (lower is better).
+- Headers show display names (:mod:`ledbench.reports.names`: ``PSNR (dB) ↑``, ``mAP50:95 ↑``) under a header group
+  per task model and protocol (``Yolo-Fastest 1.1 (pseudo-GT, n=8)``), and a caption line says each group in words;
+  the CSV renderer and every key keep the raw names.
 - Per column, the best value is **bold** and the second best underlined (``<ins>`` in Markdown, ``\\underline`` in
   LaTeX), ranked on the values as displayed (rounded), so ties look tied. The floor (``input`` or ``identity``:
   the degraded image as is) and the ceiling (``reference``) are shown, first and last, but not ranked.
