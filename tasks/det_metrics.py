@@ -260,8 +260,8 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                 precision[rows, :, :, k] = 0.0
                 recall[rows, :, k] = 0.0
             continue
-        counted = tp_k | d_fp[a:b]  # D x T: not ignored (matched to crowd / outside the area range)
-        partial = None if counted.all() else counted
+        # ignored detections (matched to crowd, or unmatched outside the area range) per threshold: usually few
+        ignored = [np.flatnonzero(~(tp_k[:, t] | d_fp[a:b, t])) for t in range(n_t)]
         # N(c) - 1 = searchsorted(rec_thrs, c / n_gt, 'right') - 1 (>= 0: rec_thrs[0] is 0) for every true-positive
         # count c <= n_gt, per distinct n_gt
         g_u, g_inv = np.unique(npig[rows, k], return_inverse=True)
@@ -276,8 +276,8 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
             nb = len(r)
             cols = np.arange(nb)
             wd = np.ascontiguousarray(w_k[:, s:s + nb].T)  # nb x D: running sums along contiguous rows
-            if partial is None:
-                den_eps = np.cumsum(wd, axis=1) + eps  # tp + fp after each detection
+            seen = np.cumsum(wd, axis=1)  # detections after each one
+            den_eps = seen + eps
             tab_b = (tab[g_inv[s:s + nb]] + (cols * n_r)[:, None]).ravel()  # + a bin block per replicate
             g = npig[r, k]
             off = (cols * width)[:, None]
@@ -289,10 +289,14 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
                         recall[r, t, k] = 0.0
                     continue
                 tp_sum = np.cumsum(wd.take(p, axis=1, mode="clip"), axis=1)
-                if partial is None:
+                ign = ignored[t]
+                if ign.size == 0:
                     den = den_eps.take(p, axis=1, mode="clip")
-                else:
-                    den = (np.cumsum(wd * partial[:, t], axis=1) + eps).take(p, axis=1, mode="clip")
+                else:  # tp + fp: all seen minus the ignored ones before each true positive (exact integers)
+                    ign_sum = np.zeros((nb, ign.size + 1), dtype=np.int64)
+                    np.cumsum(wd.take(ign, axis=1, mode="clip"), axis=1, out=ign_sum[:, 1:])
+                    before = np.searchsorted(ign, p)
+                    den = seen.take(p, axis=1, mode="clip") - ign_sum.take(before, axis=1, mode="clip") + eps
                 pr = np.divide(tp_sum, den)
                 # q_r = max(pr_j : N_j - 1 >= r): the max of pr per N - 1, then the running max from the right
                 # (pr >= 0: its int64 bits order as the values do, and integer max is several times faster)
