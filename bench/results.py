@@ -54,6 +54,7 @@ class ResultRow:
     n_images: int        # images that contributed to value
     n_images_total: int  # items in the dataset (after limit)
     run_id: str = ""
+    severity: str = ""   # the level of a severity sweep ("1", "2.5"); "" for runs that are not sweeps
 
 
 @dataclass
@@ -67,20 +68,40 @@ class PerImageRow:
     metric: str
     image_id: str
     value: float
+    severity: str = ""
 
 
 RESULT_COLUMNS = [f.name for f in dataclasses.fields(ResultRow)]
 PER_IMAGE_COLUMNS = [f.name for f in dataclasses.fields(PerImageRow)]
-KEY_COLUMNS = ["enhancer", "dataset", "split", "task_kind", "task", "protocol", "metric"]
+#: one results row per key; ``severity`` comes last (files written before sweeps lack it: read as "")
+KEY_COLUMNS = ["enhancer", "dataset", "split", "task_kind", "task", "protocol", "metric", "severity"]
+#: key columns that older results files may lack (:func:`normalize_columns` adds them)
+OPTIONAL_KEY_COLUMNS = ("severity",)
 #: results files written before the rename (format 1) called the kind ``task`` and the registry name ``task_model``
 LEGACY_COLUMNS = {"task": "task_kind", "task_model": "task"}
 
 
 def normalize_columns(df):
-    """A results / per-image frame in today's column names (older files: ``task`` = kind, ``task_model`` = name)."""
+    """A results / per-image frame in today's column names (older files: ``task`` = kind, ``task_model`` = name)
+    with a text ``severity`` column (``""`` outside sweeps and in files written before sweeps)."""
     if "task_model" in df.columns and "task_kind" not in df.columns:
         df = df.rename(columns=LEGACY_COLUMNS)
+    if len(df.columns):
+        df = df.assign(severity=[severity_text(v) for v in df["severity"]] if "severity" in df.columns else "")
     return df
+
+
+def severity_text(value: Any) -> str:
+    """A severity as results store it: ``"3"`` for 3 / 3.0 / "3.0", ``"2.5"``; ``""`` for None, NaN or ""."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return ""
+    return str(int(v)) if v.is_integer() else repr(v)
 
 
 def csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
@@ -115,7 +136,8 @@ def results_frame(data: bytes, source: str = ""):
     import pandas as pd
 
     df = pd.read_csv(io.BytesIO(data), dtype={"weights_sha256": str, "enhancer_config_hash": str,
-                                              "task_config_hash": str, "dataset_manifest_hash": str, "run_id": str},
+                                              "task_config_hash": str, "dataset_manifest_hash": str, "run_id": str,
+                                              "severity": str},
                      keep_default_na=False, na_values={"value": ["nan"], "stderr": ["nan"]})
     df = normalize_columns(df)
     df["source"] = source
@@ -142,7 +164,7 @@ def read_results(*paths: str | Path):
 def read_per_image(run_dir: str | Path):
     import pandas as pd
 
-    return normalize_columns(pd.read_csv(Path(run_dir) / "per_image.csv", dtype={"image_id": str},
+    return normalize_columns(pd.read_csv(Path(run_dir) / "per_image.csv", dtype={"image_id": str, "severity": str},
                                          keep_default_na=False, na_values={"value": ["nan"]}))
 
 

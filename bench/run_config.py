@@ -29,11 +29,14 @@ class RunConfig:
     ``tile``: 0 (whole image), the tile size in pixels (larger than ``tile_overlap``) or ``auto`` (from a memory
     budget). ``amp``: false, true (float16 autocast on CUDA) or bf16. ``plan_memo``: remember each model's identity
     (:mod:`ledbench.bench.plans`) so a fully cached re-run builds no model and imports no torch (false: always build).
+    ``severity``: a severity sweep in one run (``dataset=synth:FOLDER severity=1,3,5`` or ``dataset=synth_mini
+    severity=1,3``; :mod:`ledbench.datasets.sweep`): results get a ``severity`` column, one cell per level.
     """
 
     name: str = "default"
     dataset: str = "synth_mini"
     dataset_args: dict = field(default_factory=dict)
+    severity: tuple[float, ...] = ()
     enhancers: tuple[str, ...] = ("identity",)
     tasks: tuple[str, ...] = ("quality",)
     metrics: tuple[str, ...] = ("psnr", "ssim")
@@ -77,6 +80,8 @@ def measured_config_hash(cfg: RunConfig | Mapping[str, Any]) -> str:
     from ledbench.bench.config import config_hash, config_to_dict
 
     data = {**config_to_dict(RunConfig()), **dict(cfg)} if isinstance(cfg, Mapping) else config_to_dict(cfg)
+    if not data.get("severity"):  # runs that are not sweeps keep the hash they had before the key existed
+        data.pop("severity", None)
     return config_hash({k: v for k, v in data.items() if k not in PRESENTATION_KEYS})
 
 
@@ -150,6 +155,12 @@ def validate_run_config(cfg: RunConfig) -> RunConfig:
         raise bad("device", "must be auto, cpu, cuda, cuda:N or mps")
     if not str(cfg.dataset).strip():
         raise bad("dataset", "names a dataset, e.g. synth_mini or folder:/path (ledbench list datasets)")
+    if cfg.severity:
+        if len(set(cfg.severity)) != len(cfg.severity):
+            raise bad("severity", "lists a severity twice")
+        if str(cfg.dataset).partition(":")[0].strip() not in ("synth", "synth_mini"):
+            raise bad("severity", f"sweeps dataset=synth:FOLDER (written by ledbench synth SHARP FOLDER "
+                                  f"severity=1,3,5) or dataset=synth_mini, not dataset={cfg.dataset!r}")
     return cfg
 
 

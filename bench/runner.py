@@ -305,6 +305,10 @@ class Runner:
         args = dict(self.cfg.dataset_args)
         if self.cfg.limit:
             args["limit"] = self.cfg.limit
+        if self.cfg.severity:  # a severity sweep: one dataset over the levels, items carry their severity
+            from ledbench.datasets.sweep import create_sweep_dataset
+
+            return create_sweep_dataset(self.cfg.dataset, self.cfg.severity, **args)
         return create_dataset(self.cfg.dataset, **args)
 
     def _skip_or_raise(self, kind: str, name: str, why: str) -> None:
@@ -671,6 +675,7 @@ class Runner:
             "run_config": config_to_dict(cfg), "run_config_hash": config_hash(cfg),
             "measured_config_hash": measured_config_hash(cfg),
             "dataset": {"name": dataset.name, "split": dataset.split, "n_images": len(items),
+                        **({"severities": list(dataset.severities)} if getattr(dataset, "severities", None) else {}),
                         "manifest_hash": manifest_hash, "config": config_to_dict(dataset.config),
                         "subset": config_to_dict(getattr(dataset, "subset", {})),
                         "skipped_files": [list(map(str, s)) for s in getattr(dataset, "skipped_files", [])]},

@@ -17,13 +17,14 @@ labels) and ``pseudo_gt`` (the same task model on the sharp reference gives the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ledbench.bench.cache import CACHE_FORMAT, Cache, Identity, prediction_key, score_key
-from ledbench.bench.results import PerImageRow, ResultRow
+from ledbench.bench.results import PerImageRow, ResultRow, severity_text
 
 SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
 QUALITY = "quality"
@@ -47,12 +48,20 @@ NO_TARGET = Source("none", "-")
 
 @dataclass(frozen=True)
 class ScoreGroup:
-    """One family of results rows: an enhancer (or the ``reference`` ceiling) x task x protocol."""
+    """One family of results rows: an enhancer (or the ``reference`` ceiling) x task x protocol (x severity in a
+    severity sweep: each level is scored as its own set of images)."""
 
     enhancer: str
     task: str        # the task's registry name ("quality" for image quality)
     task_kind: str   # quality | detection | segmentation | depth
     protocol: str
+    severity: float | None = None
+
+
+def _at(group: ScoreGroup, item: Any) -> ScoreGroup:
+    """``group`` at the severity of ``item`` (unchanged outside severity sweeps)."""
+    sev = getattr(item, "severity", None)
+    return group if sev is None else dataclasses.replace(group, severity=float(sev))
 
 
 @dataclass(frozen=True)
@@ -85,9 +94,10 @@ def quality_units(enhancer: str, enhanced_keys: Mapping[str, str], items_by_id: 
     for iid, key in enhanced_keys.items():
         item = items_by_id[iid]
         if item.paired:
-            units.append(ScoreUnit(full, iid, Source("enhanced", key),
+            units.append(ScoreUnit(_at(full, item), iid, Source("enhanced", key),
                                    Source("reference", reference_image_key(item.reference_hash()))))
-    units += [ScoreUnit(none, iid, Source("enhanced", key), NO_TARGET) for iid, key in enhanced_keys.items()]
+    units += [ScoreUnit(_at(none, items_by_id[iid]), iid, Source("enhanced", key), NO_TARGET)
+              for iid, key in enhanced_keys.items()]
     return units
 
 
@@ -105,10 +115,12 @@ def downstream_units(enhancer: str, task: str, task_kind: str, task_identity: di
     units = []
     for iid, ikey in image_keys.items():
         pred = Source("prediction", prediction_key(task_identity, ikey))
-        if items_by_id[iid].labels.get(task_kind) is not None:
-            units.append(ScoreUnit(real, iid, pred, Source("label", label_key(manifest_hash, iid, task_kind))))
+        item = items_by_id[iid]
+        if item.labels.get(task_kind) is not None:
+            units.append(ScoreUnit(_at(real, item), iid, pred,
+                                   Source("label", label_key(manifest_hash, iid, task_kind))))
         if iid in reference_pred_keys:
-            units.append(ScoreUnit(pseudo, iid, pred, Source("prediction", reference_pred_keys[iid])))
+            units.append(ScoreUnit(_at(pseudo, item), iid, pred, Source("prediction", reference_pred_keys[iid])))
     return units
 
 
@@ -359,6 +371,18 @@ class RowCollector:
         self.dataset, self.manifest_hash, self.n_total = dataset, manifest_hash, n_total
         self.record = record
         self.stats_files: dict[str, bytes] = {}  # stats/<...>.npz: per-image sufficient statistics (bootstrap)
+        self._level_sizes: dict[float, int] | None = None
+
+    def _n_total(self, group: ScoreGroup) -> int:
+        """Items in the dataset, or in the group's level of a severity sweep."""
+        if group.severity is None:
+            return self.n_total
+        if self._level_sizes is None:
+            self._level_sizes = {}
+            for it in self.dataset.items:
+                if it.severity is not None:
+                    self._level_sizes[float(it.severity)] = self._level_sizes.get(float(it.severity), 0) + 1
+        return self._level_sizes.get(float(group.severity), 0)
 
     def __call__(self, group: ScoreGroup, metrics: list[Any]) -> None:
         from ledbench.reports.stats import sufficient_stats_file  # orchestration layer: may use reports
@@ -366,6 +390,7 @@ class RowCollector:
         enh = self.enhancers.get(group.enhancer)
         task = self.tasks[group.task]
         ds = self.dataset
+        sev = severity_text(group.severity)
         for metric in metrics:
             if metric.n_images == 0:
                 continue
@@ -386,16 +411,17 @@ class RowCollector:
                     task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
                     protocol=group.protocol, metric=out_name, value=float(values[out_name]),
                     stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
-                    n_images=metric.n_images, n_images_total=self.n_total))
+                    n_images=metric.n_images, n_images_total=self._n_total(group), severity=sev))
             for iid, vals in metric.per_image().items():
                 for out_name, v in vals.items():
                     self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,
-                                                      group.protocol, out_name, iid, float(v)))
+                                                      group.protocol, out_name, iid, float(v), sev))
             try:
                 if metric.stats_error is not None:
                     raise metric.stats_error
                 got = sufficient_stats_file(metric, enhancer=group.enhancer, dataset=ds.name, split=ds.split,
-                                            task_kind=task.kind, task=task.name, protocol=group.protocol)
+                                            task_kind=task.kind, task=task.name, protocol=group.protocol,
+                                            **({"severity": sev} if sev else {}))
             except Exception as exc:  # noqa: BLE001 - the cell keeps its value; only its interval is lost
                 self.record("statistics", group.enhancer, "*", exc, task=group.task, metric=metric.name)
                 got = None

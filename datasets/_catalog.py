@@ -18,3 +18,4 @@ DATASETS.register("acdc", "ledbench.datasets.segmentation:SegmentationDataset", 
 DATASETS.register("dark_zurich", "ledbench.datasets.segmentation:SegmentationDataset",
                   config={"layout": "dark_zurich"})
 DATASETS.register("depth", "ledbench.datasets.depth:DepthDataset")
+DATASETS.register("synth", "ledbench.datasets.sweep:SynthFolderSweep")

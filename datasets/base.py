@@ -47,13 +47,15 @@ def _hash(src: Any) -> str:
 
 @dataclass
 class Item:
-    """One sample. ``input``/``reference`` are a file path, an H x W x 3 float array in [0, 1], or a callable."""
+    """One sample. ``input``/``reference`` are a file path, an H x W x 3 float array in [0, 1], or a callable.
+    ``severity``: the degradation level of a severity sweep (:mod:`ledbench.datasets.sweep`), None elsewhere."""
 
     id: str
     input: Any
     reference: Any = None
     labels: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    severity: float | None = None
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property

@@ -221,8 +221,8 @@ def plot_metric_vs_severity(df, metric: str, out: str | Path, *, task: str | Non
     where = sub["dataset"].astype(str) + "/" + sub["split"].astype(str)
     if isinstance(severity, str) and severity in sub.columns:
         sev = sub[severity].astype(float)
-    elif severity is None and "severity" in sub.columns:
-        sev = sub["severity"].astype(float)
+    elif severity is None and "severity" in sub.columns and (sub["severity"].astype(str).str.strip() != "").any():
+        sev = [float(v) if str(v).strip() else None for v in sub["severity"]]  # a sweep run's severity column
     elif isinstance(severity, Mapping):
         sev = [severity.get(w, severity.get(d)) for w, d in zip(where, sub["dataset"])]
     else:
@@ -248,6 +248,9 @@ def plot_metric_vs_severity(df, metric: str, out: str | Path, *, task: str | Non
         style["color"] = colors[name]
         ax.errorbar(g["_sev"], y, yerr=np.nan_to_num(g["stderr"].to_numpy(float)), marker="o", ms=4, capsize=3,
                     label=name, **style)
+    levels = sorted(set(agg["_sev"]))
+    if levels and all(float(v).is_integer() for v in levels):  # integer severities: ticks at the levels only
+        ax.set_xticks(levels, [str(int(v)) for v in levels])
     ax.set_xlabel(severity_label)
     ax.set_ylabel(_label(metric, hib))
     ax.set_title(f"{_name(metric)} vs {severity_label}")

@@ -2,7 +2,8 @@
 
 The baseline is a results CSV in the :class:`ledbench.bench.results.ResultRow` format (``update_baseline`` writes
 one from a run, rows sorted by key). Rows are matched on ``KEY_COLUMNS`` (enhancer, dataset, split, task_kind,
-task, protocol, metric; results files of format 1, with ``task``/``task_model``, are read too). A metric is *worse*
+task, protocol, metric, severity: each level of a sweep is its own row; files without ``severity`` read as "";
+results files of format 1, with ``task``/``task_model``, are read too). A metric is *worse*
 when it moved against its direction (``higher_is_better``) by
 more than its tolerance:
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.bench.results import KEY_COLUMNS, LEGACY_COLUMNS
+from ledbench.bench.results import KEY_COLUMNS, LEGACY_COLUMNS, OPTIONAL_KEY_COLUMNS
 
 __all__ = ["DEFAULT_TOL", "REQUIRED_COLUMNS", "Tolerance", "check_tolerance_keys", "parse_tolerances",
            "read_results_file", "regress", "update_baseline"]
@@ -76,7 +77,7 @@ def parse_tolerances(items: list[str] | None) -> dict[str, Tolerance]:
 
 
 #: columns a results file must have for regression checks and reports (the rest are provenance)
-REQUIRED_COLUMNS = (*KEY_COLUMNS, "value", "stderr", "higher_is_better")
+REQUIRED_COLUMNS = (*(k for k in KEY_COLUMNS if k not in OPTIONAL_KEY_COLUMNS), "value", "stderr", "higher_is_better")
 
 
 def read_results_file(path: str | Path, what: str = "results"):
@@ -237,9 +238,9 @@ def regress(run_dir: str | Path, baseline_csv: str | Path, tol: Mapping[str, flo
               f"{len(better)} improved, {same} within tolerance, {len(new)} new")]
 
     def label(key: tuple) -> list[str]:
-        enh, ds, split, task, model, proto, _metric = key
+        enh, ds, split, task, model, proto, _metric, sev = key
         tm = task if model in (task, "") else f"{task}:{model}"
-        return [enh, f"{ds}/{split} {tm} [{proto}]"]
+        return [enh, f"{ds}/{split}{f' severity {sev}' if sev else ''} {tm} [{proto}]"]
 
     def section(title: str, rows: list) -> None:
         if not rows:

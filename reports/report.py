@@ -77,7 +77,9 @@ def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
                     out_dir / f"per_class_{model}_{fam}", family=fam)
     where = (df["dataset"].astype(str) + "/" + df["split"].astype(str)).unique()
     sev = {w: plots.severity_from_name(w) for w in where}
-    if len({v for v in sev.values() if v is not None}) >= 2:
+    from ledbench.reports.sweep import is_sweep
+
+    if is_sweep(df) or len({v for v in sev.values() if v is not None}) >= 2:
         for m in list(dict.fromkeys(df["metric"]))[:3]:
             attempt(f"{nm.metric_name(m)} vs severity", plots.plot_metric_vs_severity, df, m,
                     out_dir / f"severity_{m}")
@@ -337,6 +339,9 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
     for run_dir in run_dirs:  # a non-results CSV (per_image.csv, a report table): one line, exit 2
         read_results_file(run_dir)
     df = merge_runs(*run_dirs, allow_mismatch=allow_mismatch)
+    from ledbench.reports.sweep import sweep_tables
+
+    sweep_kw = {k: v for k, v in table_kwargs.items() if k in ("decimals", "show_stderr")}
     want_grids = "html" in fmts or "grids" in fmts
     if want_grids and images_root is not None and Path(images_root).is_dir():
         from ledbench.bench.results import read_per_image
@@ -361,6 +366,9 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
         if fmt in fmts:
             p = out_dir / FORMAT_FILES[fmt]
             text = format_table(df, rows, cols, fmt=fmt, **kw)
+            if fmt != "csv":  # a severity sweep: one enhancer x severity table per metric (reports/sweep.py)
+                text += "".join(f"\n{'**' + t + '**' if fmt == 'md' else '% ' + t}\n\n{x}"
+                                for t, x in sweep_tables(df, fmt, **sweep_kw))
             if fmt == "md" and cor is not None and len(cor):
                 text += "\n**What predicts downstream gains**\n\n" + correlation_table(cor, "md")
             p.write_text(text, encoding="utf-8")
@@ -389,7 +397,7 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
             notes_out.extend(gnotes)
     if "html" in fmts:
         manifests = {str(r): m for r in run_dirs if (m := _read_manifest(r)) is not None}
-        tables = [("", format_table(df, rows, cols, fmt="html", **kw))]
+        tables = [("", format_table(df, rows, cols, fmt="html", **kw))] + sweep_tables(df, "html", **sweep_kw)
         if cor is not None and len(cor):
             tables.append(("What predicts downstream gains", correlation_table(cor, "html")))
         title = title or ("ledbench report: " + ", ".join(Path(r).name for r in run_dirs))

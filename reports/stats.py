@@ -80,7 +80,9 @@ __all__ = [
     "write_statistics",
 ]
 
-COLUMN_KEYS = ["dataset", "split", "task_kind", "task", "protocol", "metric"]
+#: one statistics column per key; ``severity`` last ("" outside sweeps): images are paired within one level only
+COLUMN_KEYS = ["dataset", "split", "task_kind", "task", "protocol", "metric", "severity"]
+_METRIC = COLUMN_KEYS.index("metric")
 STAT_COLUMNS = ["ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "significant",
                 "p_best", "mean_rank", "mark", "n_boot_images"]
 CEILING = "reference"
@@ -272,7 +274,7 @@ def _safe_name(s: str) -> str:
 
 
 def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: str, task_kind: str, task: str,
-                          protocol: str) -> tuple[str, bytes] | None:
+                          protocol: str, severity: str = "") -> tuple[str, bytes] | None:
     """``("stats/<task>__<protocol>__<enhancer>__<metric>.npz", npz bytes)`` for a scored metric, or None for
     metrics without ``sufficient_stats`` (per-image means: their ``per_image.csv`` values suffice).
 
@@ -287,8 +289,9 @@ def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: st
     reducer = getattr(metric, "reducer", None) or f"{cls.__module__}:{cls.__qualname__}"  # a frozen MetricResult
     meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task_kind": task_kind,
             "task": task, "protocol": protocol, "metric": metric.name,
-            "outputs": list(metric.outputs), "reducer": reducer}
-    name = "__".join(_safe_name(x) for x in (task, protocol, enhancer, metric.name)) + ".npz"
+            "outputs": list(metric.outputs), "reducer": reducer, **({"severity": severity} if severity else {})}
+    parts = (task, protocol, enhancer, metric.name) + ((f"s{severity}",) if severity else ())
+    name = "__".join(_safe_name(x) for x in parts) + ".npz"
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.asarray(json.dumps(meta, sort_keys=True)), **arrays)
     return f"{STATS_DIR}/{name}", buf.getvalue()
@@ -335,13 +338,14 @@ def _index(parsed: list[SufficientStats]) -> dict[tuple, SufficientStats]:
     for st in parsed:
         m = st.meta
         for output in m["outputs"]:
-            out[(m["enhancer"], m["dataset"], m["split"], m["task_kind"], m["task"], m["protocol"], output)] = st
+            out[(m["enhancer"], m["dataset"], m["split"], m["task_kind"], m["task"], m["protocol"], output,
+                 m.get("severity", ""))] = st
     return out
 
 
 def load_sufficient_stats(run_dir: str | Path) -> dict[tuple, SufficientStats]:
-    """All stored sufficient statistics of a run: ``(enhancer, dataset, split, task_kind, task, protocol, output)``
-    -> :class:`SufficientStats` (one entry per output name of the metric). Empty when the run has none."""
+    """All stored sufficient statistics of a run: ``(enhancer, dataset, split, task_kind, task, protocol, output,
+    severity)`` -> :class:`SufficientStats` (one entry per output name of the metric). Empty when the run has none."""
     root = Path(run_dir) / STATS_DIR
     if not root.is_dir():
         return {}
@@ -456,9 +460,13 @@ def _pivot(pg):
 def build_columns(results, per_image, suff: dict[tuple, SufficientStats] | None = None,
                   exclude: Sequence[str] = (CEILING,)) -> tuple[dict[tuple, _Column], dict[tuple, str]]:
     """Columns of a single run: ``(COLUMN_KEYS values) -> _Column``, plus ``key -> reason`` for columns left out."""
+    from ledbench.bench.results import normalize_columns
+
     suff = suff or {}
     skipped: dict[tuple, str] = {}
     cols: dict[tuple, _Column] = {}
+    results = normalize_columns(results)
+    per_image = normalize_columns(per_image) if per_image is not None else None
     res = results[~results["enhancer"].isin(list(exclude))]
     pi = per_image[~per_image["enhancer"].isin(list(exclude))] if per_image is not None else None
     pi_groups = dict(iter(pi.groupby(COLUMN_KEYS, sort=False))) if pi is not None and len(pi) else {}
@@ -481,7 +489,7 @@ def build_columns(results, per_image, suff: dict[tuple, SufficientStats] | None 
             for e in enh:
                 st = suff[(e, *key)]
                 pos_of = {iid: i for i, iid in enumerate(st.image_ids)}
-                entries.append((st, np.asarray([pos_of[i] for i in order], dtype=np.int64), key[-1]))
+                entries.append((st, np.asarray([pos_of[i] for i in order], dtype=np.int64), key[_METRIC]))
             pim = None
             if table is not None:
                 pim = table.reindex(index=enh, columns=order).to_numpy(dtype=np.float64)
@@ -592,8 +600,11 @@ def bootstrap_table(results, per_image, suff: dict[tuple, SufficientStats] | Non
     """
     import pandas as pd
 
+    from ledbench.bench.results import normalize_columns
+
     t0 = time.perf_counter()
     s = BootstrapSettings(int(n_resamples), float(level), int(seed), method, baseline or "")
+    results = normalize_columns(results)
     cols, skipped = build_columns(results, per_image, suff)
     records = []
     for key, g in results.groupby(COLUMN_KEYS, sort=False):
@@ -786,23 +797,27 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
     """
     import pandas as pd
 
+    from ledbench.bench.results import normalize_columns
+
     s = BootstrapSettings(int(n_resamples), float(level), int(seed), "percentile", "")
+    results = normalize_columns(results)
     cols, _ = build_columns(results, per_image, suff, exclude=exclude)
     res = results[~results["enhancer"].isin(list(exclude))]
     points = {tuple(k): (dict(zip(g["enhancer"], g["value"].astype(float))), bool(g["higher_is_better"].iloc[0]))
               for k, g in res.groupby(COLUMN_KEYS, sort=False)}
-    qkeys = [k for k in points if k[2] == "quality" and (quality is None or k[-1] in quality)]
-    dkeys = [k for k in points if k[2] != "quality" and (downstream is None or k[-1] in downstream)]
+    qkeys = [k for k in points if k[2] == "quality" and (quality is None or k[_METRIC] in quality)]
+    dkeys = [k for k in points if k[2] != "quality" and (downstream is None or k[_METRIC] in downstream)]
     rows = []
     for qk in qkeys:
         for dk in dkeys:
-            if qk[:2] != dk[:2]:  # same dataset / split only
+            if qk[:2] != dk[:2] or qk[-1] != dk[-1]:  # same dataset / split / severity only
                 continue
+            level = {"severity": qk[-1]} if qk[-1] else {}
             qc, dc = cols.get(qk), cols.get(dk)
             if qc is None or dc is None:  # no bootstrap for one of them: the point estimate from the results
                 (qv, qh), (dv, dh) = points[qk], points[dk]
                 enh = [e for e in qv if e in dv and math.isfinite(qv[e]) and math.isfinite(dv[e])]
-                rec = {"quality": qk[5], "downstream": f"{dk[3]}.{dk[4]}.{dk[5]}", "n_enhancers": len(enh),
+                rec = {"quality": qk[5], "downstream": f"{dk[3]}.{dk[4]}.{dk[5]}", **level, "n_enhancers": len(enh),
                        "n_images": 0}
                 if len(enh) >= min_enhancers:
                     x = (1.0 if qh else -1.0) * np.array([qv[e] for e in enh])
@@ -813,7 +828,7 @@ def correlations(results, per_image, suff: dict[tuple, SufficientStats] | None =
                 continue
             enh = [e for e in qc.enhancers if e in dc.enhancers]
             ids = [i for i in qc.image_ids if i in set(dc.image_ids)]
-            rec = {"quality": qc.key[5], "downstream": f"{dc.key[3]}.{dc.key[4]}.{dc.key[5]}",
+            rec = {"quality": qc.key[5], "downstream": f"{dc.key[3]}.{dc.key[4]}.{dc.key[5]}", **level,
                    "n_enhancers": len(enh), "n_images": len(ids)}
             if len(enh) < min_enhancers or len(ids) < 2:
                 rows.append(rec)

@@ -126,6 +126,7 @@ def merge_runs(*run_dirs: str | Path, allow_mismatch: bool = False):
         MergeMismatch: when :func:`check_mergeable` finds differences and ``allow_mismatch`` is False.
     """
     from ledbench.bench.results import read_results
+    from ledbench.reports.sweep import SWEEP_ADVICE, separate_datasets
 
     if not run_dirs:
         raise InputError("no run directory given; pass one or more directories written by `ledbench run`")
@@ -134,7 +135,13 @@ def merge_runs(*run_dirs: str | Path, allow_mismatch: bool = False):
     if problems and not allow_mismatch:
         lines = "\n  - ".join(problems)
         raise MergeMismatch(f"refusing to merge {len(run_dirs)} runs:\n  - {lines}\n"
-                            "Pass allow_mismatch=True (CLI: --allow-mismatch) to merge anyway.")
+                            "Pass allow_mismatch=True (CLI: --allow-mismatch) to merge anyway"
+                            + (" (different data stays in separate columns); " + SWEEP_ADVICE
+                               if any(p.startswith("dataset_manifest_hash") for p in problems) else "."))
+    if problems:  # different images under one dataset name are never averaged: separate columns
+        df, note = separate_datasets(df)
+        if note:
+            df.attrs["notes"] = [*df.attrs.get("notes", []), note]
     return df
 
 
