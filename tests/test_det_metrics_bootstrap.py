@@ -237,3 +237,23 @@ def test_reduce_speed_coco_sized():
     out = coco_reduce(suff, w)
     assert time.perf_counter() - t0 < 10.0
     assert np.all((out["map50_95"] > 0) & (out["map50_95"] < 1))
+
+
+def test_sufficient_stats_memo_reuses_read_only_weights_and_never_serves_stale_results():
+    calls = []
+
+    def reducer(arrays, w):
+        calls.append(w.copy())
+        return {"s": w @ arrays["x"]}
+
+    suff = st.SufficientStats({}, {"image_ids": np.array(["a", "b", "c"]), "x": np.array([1.0, 10.0, 100.0])}, reducer)
+    w = st.resample_counts(2, 5, seed=4)  # read-only: known by identity
+    pos = np.array([2, 0])
+    first = suff.reduce(w, pos)["s"]
+    np.testing.assert_array_equal(first, w[:, 0] * 100.0 + w[:, 1])  # the image at position 1 weighs 0
+    assert suff.reduce(w, pos.copy())["s"] is first and len(calls) == 1  # every output column asks again
+    np.testing.assert_array_equal(suff.reduce(w, np.array([0, 1]))["s"], w[:, 0] + 10.0 * w[:, 1])
+    v = np.ones((2, 3))
+    a = suff.reduce(v)["s"].copy()
+    v[0, 2] = 0.0  # a writable array is known by its bytes: changed, so computed again
+    assert suff.reduce(v)["s"][0] == a[0] - 100.0 and len(calls) == 4
