@@ -269,13 +269,14 @@ def coco_reduce(stats: dict[str, np.ndarray], weights: np.ndarray, chunk: int = 
         tab = np.searchsorted(rec_thrs, (np.arange(width)[None, :] / g_u[:, None]).ravel(), side="right")
         tab = tab.reshape(len(g_u), width) - 1
         whole = rows.size == n_b
-        w_k = w_t[d_img[a:b]] if whole else w_t[np.ix_(d_img[a:b], rows)]  # D x rows
+        img_k = d_img[a:b]
         step = max(1, chunk // (b - a))
         for s in range(0, rows.size, step):
             r = rows[s:s + step]
             nb = len(r)
             cols = np.arange(nb)
-            wd = np.ascontiguousarray(w_k[:, s:s + nb].T)  # nb x D: running sums along contiguous rows
+            w_k = w_t[img_k, s:s + nb] if whole else w_t[np.ix_(img_k, r)]  # D x nb: whole rows of w_t
+            wd = np.ascontiguousarray(w_k.T)  # nb x D: running sums along contiguous rows
             seen = np.cumsum(wd, axis=1)  # detections after each one
             den_eps = seen + eps
             tab_b = (tab[g_inv[s:s + nb]] + (cols * n_r)[:, None]).ravel()  # + a bin block per replicate
