@@ -15,7 +15,7 @@ Prints a table and writes ``bench_stats.json`` to ``--out``. Timings on shared V
 
 Measured (OMP_NUM_THREADS=1, a 2-core VM shared with other jobs at load 2-3, min of 3, old and new interleaved in
 one process): the detection reduce of 5,000 images x 2,000 resamples (50,000 detections, 80 categories) took
-22.7-31.6 s with the per-column loop of git a7cd120 (52.6 s in an earlier session) and 3.9-5.0 s after the
+22.7-32.0 s with the per-column loop of git a7cd120 (52.6 s in an earlier session) and 3.9-5.2 s after the
 vectorisation of git 3ee79e4 (the same floats, bit for bit; tests/test_det_metrics_bootstrap.py).
 """
 
