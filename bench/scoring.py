@@ -372,6 +372,16 @@ class RowCollector:
         self.record = record
         self.stats_files: dict[str, bytes] = {}  # stats/<...>.npz: per-image sufficient statistics (bootstrap)
         self._level_sizes: dict[float, int] | None = None
+        self._level_hashes: dict[float, str] = {}
+
+    def _manifest_hash(self, group: ScoreGroup) -> str:
+        """The dataset's manifest hash, or that of the group's level in a severity sweep."""
+        level = getattr(self.dataset, "level_manifest_hash", None)
+        if group.severity is None or level is None:
+            return self.manifest_hash
+        if group.severity not in self._level_hashes:
+            self._level_hashes[group.severity] = level(group.severity)
+        return self._level_hashes[group.severity]
 
     def _n_total(self, group: ScoreGroup) -> int:
         """Items in the dataset, or in the group's level of a severity sweep."""
@@ -407,7 +417,7 @@ class RowCollector:
                 self.rows.append(ResultRow(
                     enhancer=group.enhancer, enhancer_config_hash=enh.config_hash if enh else "",
                     weights_sha256=(enh.weights_sha256 or "") if enh else "",
-                    dataset=ds.name, dataset_manifest_hash=self.manifest_hash, split=ds.split,
+                    dataset=ds.name, dataset_manifest_hash=self._manifest_hash(group), split=ds.split,
                     task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
                     protocol=group.protocol, metric=out_name, value=float(values[out_name]),
                     stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),

@@ -220,14 +220,18 @@ class Dataset:
                 for it in self.items]
 
     def manifest_hash(self) -> str:
-        rows = self.manifest()
-        text = "\n".join(f"{r['id']}\t{r['input_sha256']}\t{r['reference_sha256'] or '-'}" for r in rows)
-        # ids from non-UTF-8 file names carry surrogate escapes: hash their original bytes (the same digest as
-        # sha256_text for every UTF-8 name)
-        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+        return manifest_rows_hash(self.manifest())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)})"
+
+
+def manifest_rows_hash(rows: list[dict[str, Any]]) -> str:
+    """The hash of :meth:`Dataset.manifest` rows (id, input and reference content hashes, in order)."""
+    text = "\n".join(f"{r['id']}\t{r['input_sha256']}\t{r['reference_sha256'] or '-'}" for r in rows)
+    # ids from non-UTF-8 file names carry surrogate escapes: hash their original bytes (the same digest as
+    # sha256_text for every UTF-8 name)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def relative_id(path: Path, root: Path) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, Subset, require_dir
+from ledbench.datasets.base import Dataset, Item, Subset, manifest_rows_hash, require_dir
 
 __all__ = ["SweepDataset", "SynthFolderSweep", "create_sweep_dataset", "format_severity", "parse_severities"]
 
@@ -81,6 +81,12 @@ class SweepDataset(Dataset):
         from ledbench.bench.config import config_hash
 
         return config_hash({"name": self.name, "parts": [[s, d.config_hash] for s, d in self.parts]})
+
+    def level_manifest_hash(self, severity: float) -> str:
+        """The manifest hash of one level's items: results rows of a level carry it, so a level of a sweep and a
+        run of that level alone are recognised as the same data."""
+        rows = [r for r, it in zip(self.manifest(), self.items) if it.severity == float(severity)]
+        return manifest_rows_hash(rows)
 
 
 @dataclass(frozen=True)

@@ -296,6 +296,9 @@ def plot_quality_vs_task(df, quality_metric: str, task_metric: str, out: str | P
     if q["dataset"].nunique() > 1 or t["task"].nunique() > 1:
         raise InputError(f"{quality_metric}/{task_metric} span several datasets or task models; filter the "
                          "results first (e.g. df[df.dataset == 'lolblur'])")
+    if "severity" in q.columns and q["severity"].astype(str).nunique() > 1:  # one point per enhancer and level
+        raise InputError(f"{quality_metric}/{task_metric} span several severities of a sweep; filter one first "
+                         "(e.g. df[df.severity == '3'])")
     qv = dict(zip(q["enhancer"], q["value"]))
     tv = dict(zip(t["enhancer"], t["value"]))
     names = [n for n in _enh_order(list(qv) + list(tv)) if n in qv and n in tv

@@ -100,7 +100,8 @@ def check_mergeable(df) -> list[str]:
                                     for s, v in g.groupby(src, sort=True))
                 problems.append(f"{what} differs for {'/'.join(map(str, key))} ({per_run}); {fix}")
 
-    _differs(["dataset", "split"], "dataset_manifest_hash", "dataset_manifest_hash",
+    _differs([c for c in ("dataset", "split", "severity") if c in df.columns], "dataset_manifest_hash",
+             "dataset_manifest_hash",
              "the runs saw different images: rerun on the same data")
     _differs(["dataset", "split", "task_kind", "task", "metric"], "task_config_hash", "task_config_hash",
              "the task/metric protocol parameters differ: rerun with the same task config")
@@ -452,7 +453,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     extra = []
     for f in KEY_COLUMNS:  # add a field only where it disambiguates cells
         used = row_fields + col_fields + extra
-        if f not in used and agg.groupby(used, sort=False)[f].nunique().max() > 1:
+        if f not in used and f in agg.columns and agg.groupby(used, sort=False)[f].nunique().max() > 1:
             extra.append(f)
     if extra:  # e.g. task.metric + protocol -> task.protocol.metric
         col_fields = [f for f in KEY_COLUMNS if f in col_fields or f in extra]
@@ -582,12 +583,11 @@ def _honest_marks(cells, row_keys, e_pos, hib, decs, *, bootstrapped: bool) -> l
 
 def _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells) -> str:
     """Copy significance, intervals and bootstrap marks onto the cells; returns the caption sentence."""
-    lookup = {tuple(str(r[k]) for k in KEY_COLUMNS): r for r in boot.to_dict("records")}
-    keys = [k for k in KEY_COLUMNS if k in agg.columns]
-    full = {}
+    lookup = {tuple(str(r.get(k, "")) for k in KEY_COLUMNS): r for r in boot.to_dict("records")}
+    full = {}  # a frame without a severity column (written before sweeps) matches severity ""
     for rec in agg.to_dict("records"):
         full[(tuple(rec[f] for f in row_fields), tuple(rec[f] for f in col_fields))] = \
-            tuple(str(rec.get(k, "")) for k in keys)
+            tuple(str(rec.get(k, "")) for k in KEY_COLUMNS)
     unboot, n_enh, bases = [], 0, set()
     for j, ck in enumerate(col_keys):
         recs = {}

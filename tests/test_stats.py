@@ -296,7 +296,7 @@ def test_sufficient_stats_round_trip(tmp_path):
     path = st.save_sufficient_stats(tmp_path, m, enhancer="a+b", dataset="toy", split="test", task_kind="detection",
                                     task="det_x", protocol="real_gt")
     loaded = st.load_sufficient_stats(tmp_path)
-    s = loaded[("a+b", "toy", "test", "detection", "det_x", "real_gt", "map50")]
+    s = loaded[("a+b", "toy", "test", "detection", "det_x", "real_gt", "map50", "")]  # last: severity (none)
     assert path.name == "det_x__real_gt__a+b__cocodetectionmetric.npz"
     w = np.ones(len(s.image_ids))
     assert float(s.reducer(s.arrays, w)["map50"]) == m.compute()["map50"]
