@@ -495,13 +495,20 @@ def run_markdown(df, manifest: Mapping[str, Any], run_name: str = "run", stats: 
 
     lines = [f"# ledbench run `{run_name}`", ""]
     if df is not None and len(df):
-        n = int(df["n_images_total"].max())
-        lines += [f"Dataset `{df['dataset'].iloc[0]}` ({df['split'].iloc[0]}), {n} images, manifest "
+        n = int(df.groupby("severity")["n_images_total"].max().sum()) if "severity" in df.columns \
+            else int(df["n_images_total"].max())  # a sweep: the images of every level
+        levels = sorted(set(df["severity"]) - {""}, key=float) if "severity" in df.columns else []
+        lines += [f"Dataset `{df['dataset'].iloc[0]}` ({df['split'].iloc[0]}), {n} images"
+                  + (f" at severities {', '.join(levels)}" if levels else "") + ", manifest "
                   f"`{df['dataset_manifest_hash'].iloc[0][:12]}`. ↑ higher is better, ↓ lower is better; best in "
                   "bold, second underlined. Protocols: `full_reference` against the sharp reference, "
                   "`no_reference`, `real_gt` (dataset labels), `pseudo_gt` (the task model on the sharp reference "
                   "gives the labels). `identity` is the degraded input (floor), `reference` the sharp image "
                   "(ceiling).", "", format_table(df, fmt="md", stats=_with_run_wall(stats, manifest)), ""]
+        from ledbench.reports.sweep import sweep_tables  # a severity sweep: enhancer x severity per metric
+
+        for title, text in sweep_tables(df, "md"):
+            lines += [f"**{title}**", "", text, ""]
     else:
         lines += ["No results were produced.", ""]
     skipped = manifest.get("skipped") or []

@@ -86,6 +86,8 @@ def test_sweep_run_equals_separate_single_severity_runs(sweep):
     per = pd.read_csv(sweep["sweep"] / "per_image.csv", dtype=str, keep_default_na=False)
     assert set(per["severity"]) == {"1", "3"}
     assert all(i.startswith(f"s{s}/") for i, s in zip(per["image_id"], per["severity"]))
+    report = (sweep["sweep"] / "report.md").read_text()
+    assert "6 images at severities 1, 3" in report and "PSNR by severity" in report and "severity 3" in report
     import json
 
     manifest = json.loads((sweep["sweep"] / "manifest.json").read_text())
