@@ -151,6 +151,12 @@ class SynthFolderSweep(SweepDataset):
         self.subset = Subset()
         self.severities = tuple(wanted)
 
+    @property
+    def items(self) -> list[Item]:
+        if self.parts is None:  # before the subset is applied: it moves to each level
+            self._resolve()
+        return super().items
+
     def build_items(self) -> list[Item]:
         if self.parts is None:
             self._resolve()

@@ -107,6 +107,11 @@ def test_missing_severity_and_non_sweep_dataset_are_one_line_errors(sweep, tmp_p
     with pytest.raises(ConfigError, match="twice"):
         load_run_config(None, {"dataset": "synth:/x", "severity": "1,1"})
     assert load_run_config(None, {"dataset": "synth:/x", "severity": "1,3"}).severity == (1.0, 3.0)
+    from ledbench.datasets import create_dataset
+
+    ds = create_dataset(f"synth:{sweep['synth']}", limit=2)  # every level by default; limit applies per level
+    assert [it.id for it in ds.items] == ["s1/img0", "s1/img1", "s3/img0", "s3/img1"]
+    assert [it.severity for it in ds.items] == [1.0, 1.0, 3.0, 3.0]
 
 
 def test_regress_keys_rows_by_severity_and_reads_old_baselines(sweep, tmp_path):
