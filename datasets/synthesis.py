@@ -391,7 +391,8 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
     ``OUT_DIR/params/<rel>.json`` (everything needed to regenerate it) and ``OUT_DIR/synth.json`` (the run).
     Overrides: ``severity`` (1..5 or a list -> ``OUT_DIR/s<k>/...`` per level), ``seed`` (base seed; each image
     uses ``seed + crc32(relative path)``), ``jpeg_quality``, ``crf``, ``limit``.
-    The output is usable as ``folder:OUT_DIR`` (paired low -> sharp).
+    The output is usable as ``synth:OUT_DIR`` (every level in one run, a ``severity`` column in the results; see
+    :mod:`ledbench.datasets.sweep`) and, for one level, as ``folder:OUT_DIR`` (paired low -> sharp).
     """
     import zlib
 
@@ -435,6 +436,8 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
                                          "n_images": len(files), **extra,
                                          "layout": {"input": "low", "reference": "sharp", "params": "params"}})
         print(f"synth: wrote {len(files)} degraded images (severity {s}) to {root}")
+    levels = ",".join(map(str, sevs))
+    print(f"synth: benchmark every level in one run: ledbench run dataset=synth:{out_root} severity={levels}")
     return 0
 
 

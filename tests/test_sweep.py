@@ -42,7 +42,8 @@ def sweep(tmp_path_factory):
         img = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
         img[8:30, 10:40] = 120 + 40 * i
         Image.fromarray(img).save(sharp / f"img{i}.png")
-    _cli(home, "synth", str(sharp), str(synth), "severity=1,3")
+    made = _cli(home, "synth", str(sharp), str(synth), "severity=1,3")
+    assert f"ledbench run dataset=synth:{synth} severity=1,3" in made.stdout  # synth says how to run the sweep
     runs = {"sweep": root / "sweep", "s1": root / "s1", "s3": root / "s3", "f3": root / "f3"}
     _cli(home, "run", f"dataset=synth:{synth}", "severity=1,3", f"out={runs['sweep']}", *FAST)
     from ledbench.bench.run_config import load_run_config
