@@ -587,14 +587,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a benchmark (no argument: the embedded default, synth_mini)",
                        formatter_class=fmt, description=textwrap.dedent("""\
         Run a benchmark from a YAML run file plus key=value overrides (or the embedded default).
-        keys: name, dataset (synth_mini | folder:PATH | lolblur:PATH ...), dataset_args, enhancers (list or
+        keys: name, dataset (synth_mini | folder:PATH | lolblur:PATH | synth:FOLDER ...), dataset_args, severity
+        (a sweep in one run: dataset=synth:FOLDER severity=1,3,5 or dataset=synth_mini severity=1,3), enhancers (list or
         comma-separated, wildcards ok), tasks, metrics (quality metrics), task_metrics, out (run dir, default
         runs/<name>), limit, device (cpu|cuda|auto), batch, workers (image-reading threads), on_error (skip|fail),
         seed, skip_unavailable, include_reference, download, tile, tile_overlap, amp, cache_dir, quiet,
         save_images (copy enhanced images into the run dir, for report grids), exist_ok (replace an existing
         run dir), plan_memo (default true: a fully cached re-run builds no model)."""),
                        epilog="examples:\n  ledbench run\n  ledbench run runs/lolblur_cascades.yaml limit=20\n"
-                              "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r")
+                              "  ledbench run enhancers=identity,clahe tasks=quality metrics=psnr,ssim_y out=/tmp/r\n"
+                              "  ledbench run dataset=synth:out severity=1,3,5 enhancers=identity,gamma")
     s.add_argument("args", nargs="*", metavar="[RUNFILE] [key=value]")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars (also when CI=true)")
     s.add_argument("-v", "--verbose", action="store_true",

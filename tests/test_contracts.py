@@ -152,7 +152,7 @@ def test_cli_run_synth_mini_end_to_end_and_cached_rerun(tmp_path):
             "limit=3", f"out={tmp_path / 'run'}", "device=cpu", "-q"]
     first = _cli(*args, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "psnr" in first.stdout and "sci.medium" in first.stdout and "reference" in first.stdout
+    assert "PSNR (dB)" in first.stdout and "sci.medium" in first.stdout and "reference" in first.stdout
     m1 = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert m1["cache"]["enhance_computed"] == 9 and m1["cache"].get("enhance_hit", 0) == 0
     r1 = (tmp_path / "run" / "results.csv").read_text()
