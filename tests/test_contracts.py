@@ -157,7 +157,7 @@ def test_cli_run_synth_mini_end_to_end_and_cached_rerun(tmp_path):
     assert m1["cache"]["enhance_computed"] == 9 and m1["cache"].get("enhance_hit", 0) == 0
     r1 = (tmp_path / "run" / "results.csv").read_text()
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "| identity |" in report and "det_yolo_fastest.map50" in report and "pseudo_gt" in report
+    assert "| identity |" in report and "Yolo-Fastest 1.1: mAP50 ↑" in report and "pseudo-GT" in report
     second = _cli(*args, env=env)
     assert second.returncode == 0, second.stderr[-3000:]
     m2 = json.loads((tmp_path / "run" / "manifest.json").read_text())
