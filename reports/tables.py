@@ -158,6 +158,16 @@ def aggregate(df):
     keys = [k for k in KEY_COLUMNS if k in df.columns]
     if df.empty:
         return pd.DataFrame(columns=keys + ["value", "stderr", "n_runs", "higher_is_better", "n_images"])
+    if not df.duplicated(keys).any():  # one run: every key once, nothing to average (the loop below, vectorised)
+        hib = df["higher_is_better"].astype(bool)
+        one = pd.DataFrame({k: df[k].to_numpy() for k in keys})
+        one["value"] = df["value"].to_numpy(dtype=float)
+        one["stderr"] = df["stderr"].to_numpy(dtype=float) if "stderr" in df.columns else math.nan
+        one["n_runs"] = 1
+        one["higher_is_better"] = hib.to_numpy()
+        one["n_images"] = df["n_images"].astype(int).to_numpy() if "n_images" in df.columns else -1
+        one["n_images_total"] = df["n_images_total"].astype(int).to_numpy() if "n_images_total" in df.columns else -1
+        return one
     rows = []
     for key, g in df.groupby(keys, sort=False, dropna=False):
         vals = g["value"].to_numpy(dtype=float)

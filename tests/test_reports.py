@@ -474,3 +474,18 @@ def test_marks_are_honest_about_ties_the_floor_and_partial_columns():
     assert marks[("a", "map75")] == marks[("b", "map75")] == 0
     md = tables.render_markdown(t)
     assert "0.400 (n=6/8)" in md and "n=k/N" in md and "worse than the degraded input" in md
+
+
+def test_aggregate_of_one_run_equals_the_grouped_path(monkeypatch):
+    """One run (every key once) takes a vectorised path; it must give exactly the frame the grouped loop gives."""
+    import pandas as pd
+
+    from ledbench.bench.results import read_results
+    from ledbench.reports import tables
+
+    run = Path(__file__).parent / "data" / "report_runs" / "seed0"
+    df = read_results(run)
+    assert not df.duplicated([k for k in tables.KEY_COLUMNS if k in df.columns]).any()
+    fast = tables.aggregate(df)
+    monkeypatch.setattr(pd.DataFrame, "duplicated", lambda self, *a, **k: pd.Series([True] * len(self)))
+    pd.testing.assert_frame_equal(fast, tables.aggregate(df), check_exact=True)
