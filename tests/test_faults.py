@@ -167,7 +167,8 @@ def test_enhancer_checkpoint_payload_mismatch_and_corrupt(tmp_path):
 # -- B. verified, shareable cache ----------------------------------------------------------------------------------
 
 def _corrupt_each_kind(root: Path) -> dict[str, Path]:
-    """Truncate one PNG and one npz, flip one bit of one score; returns kind -> damaged file."""
+    """Truncate one PNG and one npz, flip one bit of one score, cut every group result; returns kind -> (first)
+    damaged file."""
     hit = {}
     png = sorted((root / "enhanced").rglob("*.png"))[0]
     png.write_bytes(png.read_bytes()[: png.stat().st_size // 2])
@@ -182,6 +183,11 @@ def _corrupt_each_kind(root: Path) -> dict[str, Path]:
     raw[pos] ^= 0x01  # e.g. '3' -> '2': still valid JSON, a different number
     score.write_bytes(bytes(raw))
     hit["score"] = score
+    groups = sorted((root / "groups").rglob("*.npz"))  # every group result: the per-image scores are read again
+    for g in groups:
+        g.write_bytes(g.read_bytes()[:-7])
+    if groups:
+        hit["group"] = groups[0]
     return hit
 
 
@@ -226,7 +232,7 @@ def test_run_recomputes_corrupted_cache_entries_with_identical_numbers(tmp_path,
     damaged = _corrupt_each_kind(tmp_path / "cache")
     with caplog.at_level(logging.WARNING, logger="ledbench.cache"):
         second = read_results(_run(tmp_path).run_dir)
-    for kind in ("png", "score"):
+    for kind in ("png", "score", "group"):
         assert any(str(damaged[kind]) in r.getMessage() for r in caplog.records), kind
     cols = ["enhancer", "metric", "value", "stderr"]
     assert first[cols].equals(second[cols])
