@@ -11,7 +11,8 @@ name, weights option, run options such as tiling and AMP, the device kind) and a
   the Hugging Face hub cache), walked to file level (path, size, mtime) — an imported or fetched weights file, or
   one replaced in place, changes it;
 - the environment variables that steer lookups (``LEDBENCH_*``, ``HF_*``, ``TRANSFORMERS_*``, ``YOLO_*``,
-  ``CUDA_VISIBLE_DEVICES``), the Python executable and version.
+  ``CUDA_VISIBLE_DEVICES``), the Python executable and version, and the installed packages with their versions
+  (the ``*.dist-info`` names of site-packages).
 
 Anything that changes an answer therefore changes the key, and the memo can only be stale if a file changes while
 keeping its size and modification time. A fingerprint that would walk more than :data:`MAX_ENTRIES` files is not
@@ -113,7 +114,21 @@ def environment_fingerprint(extra_roots: list[Path] | None = None) -> str | None
             return None
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
     return sha256_text(canonical_json({"v": MEMO_FORMAT, "files": sorted(entries), "env": env, "python": sys.executable,
-                                       "version": sys.version}))
+                                       "version": sys.version, "packages": _installed_packages()}))
+
+
+def _installed_packages() -> list[str]:
+    """The ``*.dist-info`` names of every site-packages folder (they carry the versions): installing, removing or
+    upgrading a package (ultralytics, transformers, torch) changes the fingerprint."""
+    names: set[str] = set()
+    for folder in sys.path:
+        if not folder.endswith(("site-packages", "dist-packages")):
+            continue
+        try:
+            names.update(n for n in os.listdir(folder) if n.endswith(".dist-info"))
+        except OSError:
+            continue
+    return sorted(names)
 
 
 def cuda_impossible() -> bool:

@@ -779,6 +779,12 @@ def test_plan_memo_fingerprint_follows_files_not_folders(tmp_path, monkeypatch):
     assert environment_fingerprint([src]) != fp1
     from ledbench.bench.cache import Cache
 
+    site = tmp_path / "lib" / "site-packages"
+    (site / "ultralytics-8.0.dist-info").mkdir(parents=True)
+    monkeypatch.setattr("sys.path", [*__import__("sys").path, str(site)])
+    fp2 = environment_fingerprint([src])
+    (site / "ultralytics-8.0.dist-info").rename(site / "ultralytics-8.1.dist-info")  # an upgraded package
+    assert environment_fingerprint([src]) not in (fp2, fp1)
     memo = PlanMemo(Cache(tmp_path / "cache"), fp1)
     memo.put({"kind": "enhancer", "name": "gamma"}, {"available": True, "identity": {"name": "gamma"}})
     assert memo.get({"kind": "enhancer", "name": "gamma"})["identity"] == {"name": "gamma"}
