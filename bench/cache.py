@@ -275,6 +275,7 @@ class Cache:
 
     # -- other verified entries (run statistics) ------------------------------------------------------------------
     def get_blob(self, kind: str, key: str, suffix: str = ".json") -> bytes | None:
+        """The verified bytes of entry ``kind/key`` or None (group results and run statistics use it)."""
         return self.read_verified(self._path(kind, key, suffix))
 
     def put_blob(self, kind: str, key: str, data: bytes, suffix: str = ".json") -> None:
@@ -291,21 +292,17 @@ class Cache:
         """A metric's frozen result over a score group (:class:`ledbench.bench.scoring.MetricResult`), or None."""
         from ledbench.bench.scoring import MetricResult
 
-        path = self.group_path(key)
-        data = self.read_verified(path)
+        data = self.get_blob("groups", key, ".npz")
         if data is None:
             return None
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 return MetricResult.from_arrays({k: npz[k] for k in npz.files})
         except Exception as exc:  # noqa: BLE001 - a broken archive or meta: recompute
-            self._bad(path, f"cannot decode: {exc}")
+            self._bad(self.group_path(key), f"cannot decode: {exc}")
             return None
 
     def put_group(self, key: str, result: Any) -> None:
         buf = io.BytesIO()
         np.savez_compressed(buf, **result.to_arrays())
-        try:
-            self._write(self.group_path(key), buf.getvalue())
-        except OSError:  # a read-only shared cache: group results are an optimisation only
-            pass
+        self.put_blob("groups", key, buf.getvalue(), ".npz")

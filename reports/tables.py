@@ -290,17 +290,18 @@ class Table:
         """``Yolo-Fastest 1.1 (pseudo-GT, n=8)`` (plus any other column field, e.g. ``dataset=lol``)."""
         i = self._info(j)
         s = names.group_short(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
-        extra = [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
-                 if self.col_fields[k] not in ("task", "task_kind", "protocol")]
-        return " ".join([s] + extra)
+        return " ".join([s] + self._other_group_fields(j))
 
     def group_long(self, j: int) -> str:
         """``Detection: Yolo-Fastest 1.1, pseudo-GT (labels = ...), n=8``."""
         i = self._info(j)
         s = names.group_label(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
-        extra = [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
-                 if self.col_fields[k] not in ("task", "task_kind", "protocol")]
-        return ", ".join([s] + extra)
+        return ", ".join([s] + self._other_group_fields(j))
+
+    def _other_group_fields(self, j: int) -> list[str]:
+        """``field=value`` for the group fields of column ``j`` that the task / protocol names do not already say."""
+        return [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
+                if self.col_fields[k] not in ("task", "task_kind", "protocol")]
 
     def columns_caption(self) -> str:
         """One sentence per column group: what was measured, by which model, under which protocol, on n images.
