@@ -83,8 +83,16 @@ def score_key(metric_identity: dict[str, Any], pred_key: str, target_key: str) -
                  "target": target_key}, "metric")
 
 
-def prediction_key(task_identity: dict[str, Any], image_key: str) -> str:
-    return _key({"v": CACHE_FORMAT, "stage": "predict", "task": task_identity, "image": image_key}, "task")
+# task kind -> version of its cached prediction layout, where it changed after CACHE_FORMAT (keys of the other
+# kinds are unchanged). segmentation 2: the mask plus the model's mean softmax entropy and confidence.
+PREDICTION_FORMAT = {"segmentation": 2}
+
+
+def prediction_key(task_identity: dict[str, Any], image_key: str, task_kind: str = "") -> str:
+    fields = {"v": CACHE_FORMAT, "stage": "predict", "task": task_identity, "image": image_key}
+    if task_kind in PREDICTION_FORMAT:
+        fields["format"] = PREDICTION_FORMAT[task_kind]
+    return _key(fields, "task")
 
 
 DIGEST_SUFFIX = ".b2"

@@ -11,7 +11,9 @@ A run directory holds:
 Reports and regression checks read only these files (:func:`read_results`).
 
 Protocols: ``full_reference`` / ``no_reference`` for quality; ``real_gt`` (dataset labels) and ``pseudo_gt`` (the
-same task model on the sharp normal-light reference gives the labels) for downstream tasks. The pseudo-enhancers
+same task model on the sharp normal-light reference gives the labels) for downstream tasks, and ``label_free``
+(statistics of the prediction alone, e.g. detections per image, for photos without labels or references). The
+pseudo-enhancers
 ``input`` (the degraded image as is) and ``reference`` (the sharp reference) give each table its floor and ceiling.
 """
 
@@ -30,7 +32,7 @@ from typing import Any, Iterable
 from ledbench.bench.errors import InputError
 from ledbench.bench.files import atomic_write_bytes, write_json
 
-PROTOCOLS = ("full_reference", "no_reference", "real_gt", "pseudo_gt")
+PROTOCOLS = ("full_reference", "no_reference", "real_gt", "pseudo_gt", "label_free")
 
 
 @dataclass

@@ -45,6 +45,7 @@ from ledbench.bench.run_config import (
     measured_config_hash,
 )
 from ledbench.bench.scoring import (
+    LABEL_FREE,
     QUALITY,
     REFERENCE,
     RowCollector,
@@ -165,6 +166,13 @@ def _output_checks(enhancer: Any) -> dict[str, int]:
     return {k: v for k, v in total.items() if v}
 
 
+def _is_label_free(metric_name: str) -> bool:
+    """Whether registered metric ``metric_name`` belongs to the ``label_free`` protocol (imports its class)."""
+    from ledbench.tasks.metrics import METRICS
+
+    return getattr(METRICS.get(metric_name), "protocol", "") == LABEL_FREE
+
+
 def _expand(names: tuple[str, ...], lister: Callable[..., list[str]]) -> list[str]:
     out: list[str] = []
     for n in names:
@@ -195,6 +203,7 @@ class LazyPlugin:
         self._real: Any = None
         self.kind = answer.get("kind", "")
         self.default_metrics = tuple(answer.get("default_metrics", ()))
+        self.label_free_metrics = tuple(answer.get("label_free_metrics", ()))
         self.weights_sha256 = answer.get("weights_sha256")
         self._identity = Identity(answer["identity"])
 
@@ -241,6 +250,7 @@ class Runner:
         self._items_by_id: dict[str, Any] = {}
         self._skipped_metrics: set[str] = set()
         self.not_scored: list[dict[str, str]] = []
+        self._label_free_auto: dict[str, list[str]] = {}  # task -> label-free metrics used in place of unscorable ones
         self._memo: Any = None          # PlanMemo, opened by run()
         self._device: Any = None        # the torch device, resolved on first need (torch import)
         self._device_kind = ""          # cpu | cuda | mps, known without torch where possible
@@ -403,6 +413,7 @@ class Runner:
                 return {"available": False, "why": str(exc), "memo": not self.cfg.download}
             return {"available": True, "identity": task.identity(), "kind": task.kind, "name": task.name,
                     "default_metrics": list(task.default_metrics), "weights_sha256": task.weights_sha256,
+                    "label_free_metrics": list(getattr(task, "label_free_metrics", ())),
                     "_built": task}
 
         tasks = []
@@ -418,7 +429,11 @@ class Runner:
         return tasks
 
     def _metric_names(self, task) -> list[str]:
-        """``task_metrics[task]`` > the run's ``metrics`` (quality) > the task's ``default_metrics``."""
+        """``task_metrics[task]`` > the run's ``metrics`` (quality) > the task's ``default_metrics``; a task that
+        only the ``label_free`` protocol can score on this dataset uses its ``label_free_metrics`` (see
+        :meth:`_plan`)."""
+        if task.name in self._label_free_auto:
+            return list(self._label_free_auto[task.name])
         if task.name in self.cfg.task_metrics:
             return list(self.cfg.task_metrics[task.name])
         if task.kind == QUALITY and self.cfg.metrics:
@@ -480,8 +495,19 @@ class Runner:
                    + ("include_reference=false" if paired else "no references")
                    + ", so neither real_gt nor pseudo_gt applies; use a labelled dataset (coco:, yolo:, a "
                    "segmentation or depth dataset) or a paired folder (folder:ROOT with input/reference subfolders)")
+            free = [m for m in names if _is_label_free(m)]
+            if not free and getattr(task, "label_free_metrics", ()):
+                free = self._label_free_auto[task.name] = list(task.label_free_metrics)
+                why += (f"; the label-free statistics {', '.join(free)} ("
+                        + ", ".join(o for m in free for o in metric_directions_of(METRICS.get(m)))
+                        + ") are reported instead")
+            elif not free:
+                why += f"; {task.name} has no label-free statistic"
             for mname in names:
-                self._not_scored("*", task.name, mname, why)
+                if mname not in free:
+                    self._not_scored("*", task.name, mname, why)
+            if free:
+                kept.append(task)
         return kept
 
     def _explain_empty_cells(self, rows: list[ResultRow], enhancer_names: list[str], tasks: list[Any]) -> None:
@@ -524,6 +550,8 @@ class Runner:
                 continue
             needs_ref = bool(getattr(metric, "requires_reference", True))
             if protocol == "no_reference" and needs_ref or protocol == "full_reference" and not needs_ref:
+                continue
+            if task.kind != QUALITY and (protocol == LABEL_FREE) != (getattr(metric, "protocol", "") == LABEL_FREE):
                 continue
             out.append(metric)
         return out
@@ -746,13 +774,14 @@ class Runner:
         def exists(key: str) -> bool:  # the stage verified (or wrote) it; loading it verifies again, once
             return key in memory or self.cache.prediction_path(key).is_file()
 
+        label_free = {task.name: any(_is_label_free(m) for m in self._metric_names(task)) for task in tasks}
         ref_preds: dict[str, dict[str, str]] = {}
         for task in tasks:
             if task.kind != QUALITY:
                 ident = task.identity()
                 ref_preds[task.name] = {
                     iid: pk for iid, rk in self._ref_keys.items()
-                    if iid in ids and self.cfg.include_reference and exists(pk := prediction_key(ident, rk))}
+                    if iid in ids and self.cfg.include_reference and exists(pk := prediction_key(ident, rk, task.kind))}
         units: list[ScoreUnit] = []
         for name, keys in done.items():
             keys = {iid: k for iid, k in keys.items() if iid in ids}
@@ -761,14 +790,15 @@ class Runner:
                     units += quality_units(name, keys, by_id)
                     continue
                 ident = task.identity()
-                have = {iid: k for iid, k in keys.items() if exists(prediction_key(ident, k))}
+                have = {iid: k for iid, k in keys.items() if exists(prediction_key(ident, k, task.kind))}
                 units += downstream_units(name, task.name, task.kind, ident, have, by_id, manifest_hash,
-                                          ref_preds[task.name])
+                                          ref_preds[task.name], label_free[task.name])
         for task in tasks if self.cfg.include_reference else []:
             if task.kind != QUALITY:
                 refs = ref_preds[task.name]
                 units += downstream_units(REFERENCE, task.name, task.kind, task.identity(),
-                                          {iid: self._ref_keys[iid] for iid in refs}, by_id, manifest_hash, refs)
+                                          {iid: self._ref_keys[iid] for iid in refs}, by_id, manifest_hash, refs,
+                                          label_free[task.name])
         return units
 
     def _statistics(self, files: dict[str, Any], stats_files: dict[str, bytes], manifest: dict[str, Any],

@@ -12,7 +12,8 @@ target key), so a re-run loads nothing it has already scored. A unit that fails 
 that raises) is reported through ``on_error`` and loses only its own score.
 
 Protocols: ``full_reference`` (against the sharp reference) and ``no_reference`` for quality; ``real_gt`` (dataset
-labels) and ``pseudo_gt`` (the same task model on the sharp reference gives the labels) for downstream tasks.
+labels), ``pseudo_gt`` (the same task model on the sharp reference gives the labels) and ``label_free`` (statistics
+of the prediction alone, for photos with neither) for downstream tasks.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from ledbench.bench.results import PerImageRow, ResultRow, severity_text
 SourceKind = Literal["enhanced", "prediction", "reference", "label", "none"]
 QUALITY = "quality"
 REFERENCE = "reference"
+LABEL_FREE = "label_free"  # downstream statistics of the prediction alone (ledbench.tasks.label_free)
 
 __all__ = ["Source", "ScoreGroup", "ScoreUnit", "quality_units", "downstream_units", "reference_image_key",
            "label_key", "RowCollector", "SourceLoader", "score_stage", "metric_directions_of", "MetricResult",
-           "group_key", "REFERENCE", "QUALITY"]
+           "group_key", "REFERENCE", "QUALITY", "LABEL_FREE"]
 
 
 @dataclass(frozen=True)
@@ -103,24 +105,28 @@ def quality_units(enhancer: str, enhanced_keys: Mapping[str, str], items_by_id: 
 
 def downstream_units(enhancer: str, task: str, task_kind: str, task_identity: dict[str, Any],
                      image_keys: Mapping[str, str], items_by_id: Mapping[str, Any], manifest_hash: str,
-                     reference_pred_keys: Mapping[str, str]) -> list[ScoreUnit]:
+                     reference_pred_keys: Mapping[str, str], label_free: bool = False) -> list[ScoreUnit]:
     """Units of one (enhancer, downstream task): ``real_gt`` where the dataset has this task's label, ``pseudo_gt``
-    where the reference's prediction exists (``reference_pred_keys``: image id -> prediction key).
+    where the reference's prediction exists (``reference_pred_keys``: image id -> prediction key), and with
+    ``label_free`` a ``label_free`` unit for every image (the prediction alone, no target).
 
     ``image_keys``: image id -> key of the image the task ran on (enhanced-image key, or the reference key for the
     ``reference`` row); the prediction key is a pure function of it and the task identity.
     """
     real = ScoreGroup(enhancer, task, task_kind, "real_gt")
     pseudo = ScoreGroup(enhancer, task, task_kind, "pseudo_gt")
+    free = ScoreGroup(enhancer, task, task_kind, LABEL_FREE)
     units = []
     for iid, ikey in image_keys.items():
-        pred = Source("prediction", prediction_key(task_identity, ikey))
+        pred = Source("prediction", prediction_key(task_identity, ikey, task_kind))
         item = items_by_id[iid]
         if item.labels.get(task_kind) is not None:
             units.append(ScoreUnit(_at(real, item), iid, pred,
                                    Source("label", label_key(manifest_hash, iid, task_kind))))
         if iid in reference_pred_keys:
             units.append(ScoreUnit(_at(pseudo, item), iid, pred, Source("prediction", reference_pred_keys[iid])))
+        if label_free:
+            units.append(ScoreUnit(_at(free, item), iid, pred, NO_TARGET))
     return units
 
 

@@ -394,7 +394,7 @@ class StageRunner:
         """Run ``task`` on images given as id -> (image key, loader); returns id -> prediction key of every image
         that has a prediction now. ``label`` names the image source (an enhancer, or ``reference``)."""
         identity = task.identity()
-        keys = {iid: prediction_key(identity, ikey) for iid, (ikey, _) in images.items()}
+        keys = {iid: prediction_key(identity, ikey, task.kind) for iid, (ikey, _) in images.items()}
         todo = [iid for iid in images if not self.cache.has_prediction(keys[iid])]
         self.cache.stats["predict_hit"] += len(images) - len(todo)
         done = dict(keys)

@@ -30,6 +30,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "map50": ("mAP50", ""), "map75": ("mAP75", ""), "ar100": ("AR100", ""),
     "miou": ("mIoU", ""), "seg_miou": ("mIoU", ""), "miou_cityscapes": ("mIoU", ""), "miou_voc": ("mIoU", ""),
     "pixel_acc": ("pixel acc.", ""),
+    "dets_per_image": ("detections/image", ""), "det_conf": ("mean det. confidence", ""),
+    "seg_entropy": ("seg. entropy", "nats"), "seg_conf": ("seg. confidence", ""), "seg_classes": ("classes/image", ""),
     "abs_rel": ("AbsRel", ""), "sq_rel": ("SqRel", ""), "rmse": ("RMSE", ""), "rmse_log": ("RMSE-log", ""),
     "delta1": ("δ<1.25", ""), "delta2": ("δ<1.25²", ""), "delta3": ("δ<1.25³", ""),
     "latency_ms": ("latency", "ms"), "gmacs": ("GMACs", ""), "params_m": ("params", "M"),
@@ -49,7 +51,8 @@ TASK_MODELS = {"quality": "", "det_yolo_fastest": "Yolo-Fastest 1.1", "det_yolo"
 PROTOCOLS = {"full_reference": ("full-reference", "full-reference (against the sharp reference image)"),
              "no_reference": ("no-reference", "no-reference (the enhanced image alone)"),
              "real_gt": ("real GT", "real GT (the dataset's labels)"),
-             "pseudo_gt": ("pseudo-GT", "pseudo-GT (labels = the task model on the sharp reference)")}
+             "pseudo_gt": ("pseudo-GT", "pseudo-GT (labels = the task model on the sharp reference)"),
+             "label_free": ("label-free", "label-free (statistics of the task model's output, not accuracy)")}
 
 
 def metric_name(name: str) -> str:

@@ -503,7 +503,8 @@ def run_markdown(df, manifest: Mapping[str, Any], run_name: str = "run", stats: 
                   f"`{df['dataset_manifest_hash'].iloc[0][:12]}`. ↑ higher is better, ↓ lower is better; best in "
                   "bold, second underlined. Protocols: `full_reference` against the sharp reference, "
                   "`no_reference`, `real_gt` (dataset labels), `pseudo_gt` (the task model on the sharp reference "
-                  "gives the labels). `identity` is the degraded input (floor), `reference` the sharp image "
+                  "gives the labels), `label_free` (statistics of the task model's output on images without labels or "
+                  "references, not accuracy). `identity` is the degraded input (floor), `reference` the sharp image "
                   "(ceiling).", "", format_table(df, fmt="md", stats=_with_run_wall(stats, manifest)), ""]
         from ledbench.reports.sweep import sweep_tables  # a severity sweep: enhancer x severity per metric
 

@@ -4,7 +4,9 @@ Quality (full reference): ``psnr``, ``ssim`` (RGB), ``psnr_y`` / ``ssim_y`` (Y c
 (``psnr_gtmean``, ``ssim_gtmean``), ``lpips`` (LPIPS v0.1 VGG, RGB), LEDNet-script variants (``lpips_lednet``,
 ``ssim_lednet``: BGR quirk) and ``ssim_pyiqa``. No reference: ``niqe`` (official pristine model, shipped),
 ``clip_iqa`` (open_clip ViT-B-32). Detection: ``coco_map`` (outputs map50_95, map50, map75, ar100; pycocotools).
-Segmentation: ``miou`` (outputs miou, pixel_acc) and its presets for Cityscapes and Pascal VOC. Depth (protocol in
+Segmentation: ``miou`` (outputs miou, pixel_acc) and its presets for Cityscapes and Pascal VOC. Label-free
+statistics (protocol ``label_free``, for photos without labels or references; :mod:`ledbench.tasks.label_free`):
+``det_stats``, ``seg_stats``. Depth (protocol in
 ``ledbench.tasks.depth_metrics``): ``depth`` = least-squares scale and shift in disparity space, ``depth_median``,
 ``depth_none``; each output is also a metric of its own (``abs_rel``, ``abs_rel_median``, ``abs_rel_none`` ...).
 """
@@ -30,6 +32,9 @@ METRICS.register("niqe", f"{_M}.niqe:NIQE")
 METRICS.register("clip_iqa", f"{_M}.clip_iqa:CLIPIQA", aliases=("clipiqa_vitb32",))
 
 METRICS.register("coco_map", f"{_M}.det_metrics:COCODetectionMetric", aliases=("map50_95", "map"))
+
+METRICS.register("det_stats", f"{_M}.label_free:DetectionStats")
+METRICS.register("seg_stats", f"{_M}.label_free:SegmentationStats")
 
 METRICS.register("miou", f"{_M}.seg_metrics:ConfusionMatrixMetric", aliases=("seg_miou",))
 METRICS.register("miou_cityscapes", f"{_M}.seg_metrics:ConfusionMatrixMetric",

@@ -44,6 +44,8 @@ class Task(WeightedPlugin):
 
     kind: ClassVar[str] = "quality"
     default_metrics: ClassVar[tuple[str, ...]] = ()
+    #: metrics of the ``label_free`` protocol, used where the dataset has neither labels nor references
+    label_free_metrics: ClassVar[tuple[str, ...]] = ()
     depth_kind: ClassVar[str | None] = None  # depth tasks: "metric" or "relative_inverse"
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,

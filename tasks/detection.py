@@ -124,6 +124,7 @@ class YoloFastestTask(Task):
     Config = YoloFastestConfig
     requires_weights = True
     default_metrics = ("coco_map",)
+    label_free_metrics = ("det_stats",)
     summary = "Yolo-Fastest 1.1 (COCO-80, 320x320, darknet via OpenCV DNN); shipped with ledbench, offline"
     weights_tags = {
         "v1.1": _yf_spec("yolo-fastest-1.1.weights",

@@ -1,6 +1,8 @@
 """Semantic segmentation tasks SegFormer (transformers, ``seg_segformer``) and ESPNetv2 (shipped, ``seg_espnetv2``).
 
-Output per image: ``{"mask": int64 H x W}`` class-index map at input resolution; ``255`` marks pixels the model
+Output per image: ``{"mask": int64 H x W, "entropy": float32, "confidence": float32}``: the class-index map at input
+resolution, and the mean per-pixel softmax entropy (nats) and top-class probability at the model's output resolution
+(for the label-free ``seg_stats``, :mod:`ledbench.tasks.label_free`); ``255`` marks pixels the model
 leaves unlabelled (ESPNetv2-Cityscapes ``background``), excluded from scoring when they are labels
 (pseudo-GT) and counted as misses when they are predictions. Each task exposes ``class_names`` (index -> name)
 and ``num_classes``. The ultralytics ``seg_yolo`` lives in :mod:`ledbench.tasks.ultralytics_yolo`.
@@ -32,6 +34,7 @@ from ledbench.bench.weights import (
 )
 from ledbench.tasks.base import Task, check_image, to_uint8_half_up
 from ledbench.tasks.hf import folder_weights_sha256, hub_spec, resolve_hf_folder
+from ledbench.tasks.label_free import softmax_uncertainty, uncertainty_fields
 from ledbench.tasks.seg_metrics import CITYSCAPES_CLASSES, VOC_CLASSES
 
 __all__ = ["ESPNetv2Task", "SegFormerTask"]
@@ -72,6 +75,7 @@ class ESPNetv2Task(Task):
     Config = ESPNetv2Config
     requires_weights = True
     default_metrics = ("miou",)
+    label_free_metrics = ("seg_stats",)
     summary = "ESPNetv2 semantic segmentation (Cityscapes / Pascal VOC), shipped with ledbench, CPU-friendly"
     weights_tags = {
         "city": _esp_spec("espnetv2_s_1.0_city_512x256.pth",
@@ -146,9 +150,12 @@ class ESPNetv2Task(Task):
                 chunk = imgs[s:s + step]
                 x = torch.from_numpy(np.stack([self._preprocess(im) for im in chunk])).permute(0, 3, 1, 2)
                 x = ((x - self._mean) / self._std).to(self.device)
-                labels = self.model(x).argmax(1).cpu().numpy()
-                for im, lab in zip(chunk, labels):
-                    out.append({"mask": self._postprocess(lab, im.shape[1], im.shape[0])})
+                logits = self.model(x)
+                entropy, confidence = softmax_uncertainty(logits)
+                labels = logits.argmax(1).cpu().numpy()
+                for i, (im, lab) in enumerate(zip(chunk, labels)):
+                    out.append({"mask": self._postprocess(lab, im.shape[1], im.shape[0]),
+                                **uncertainty_fields(entropy, confidence, i)})
         return out
 
 
@@ -186,6 +193,7 @@ class SegFormerTask(Task):
     kind = "segmentation"
     Config = SegFormerConfig
     default_metrics = ("miou",)
+    label_free_metrics = ("seg_stats",)
     summary = "SegFormer semantic segmentation (transformers; ADE20K or Cityscapes heads, or a local folder)"
     weights_tags = {
         "b0_ade": _hf_spec("nvidia/segformer-b0-finetuned-ade-512-512"),
@@ -274,7 +282,9 @@ class SegFormerTask(Task):
                                                  size=(h, w), mode="bilinear", align_corners=False) for im in chunk])
                 x = ((x - self._mean) / self._std).to(self.device, dtype)
                 logits = self.model(pixel_values=x).logits.float()
-                for im, lg in zip(chunk, logits):
+                entropy, confidence = softmax_uncertainty(logits)
+                for i, (im, lg) in enumerate(zip(chunk, logits)):
                     up = F.interpolate(lg[None], size=im.shape[:2], mode="bilinear", align_corners=False)
-                    out.append({"mask": up[0].argmax(0).cpu().numpy().astype(np.int64)})
+                    out.append({"mask": up[0].argmax(0).cpu().numpy().astype(np.int64),
+                                **uncertainty_fields(entropy, confidence, i)})
         return out

@@ -142,6 +142,7 @@ class YOLOTask(UltralyticsTask):
     kind = "detection"
     ultra_task = "detect"
     default_metrics = ("coco_map",)
+    label_free_metrics = ("det_stats",)
     summary = "ultralytics YOLO object detection (YOLOv8 / YOLO11 .pt, or any .yaml)"
     weights_tags = {
         "yolov8n": ultra_spec("yolov8n.pt", "Jocher et al., Ultralytics YOLOv8 (2023)"),

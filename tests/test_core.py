@@ -736,8 +736,8 @@ def test_interrupted_run_resumes_from_finished_units(tmp_path):
 
 
 def test_unpaired_folder_gets_no_reference_scores_only(tmp_path):
-    """Real night photos without ground truth: no-reference metrics are scored, full-reference ones and downstream
-    tasks (no labels, no reference) produce no rows rather than fake ones."""
+    """Real night photos without ground truth: no-reference metrics are scored; full-reference ones produce no
+    rows rather than fake ones, and detection (no labels, no reference) only its label-free statistics."""
     from ledbench.bench.imageio import write_png
     from ledbench.bench.results import read_results
     from ledbench.bench.runner import RunConfig, run
@@ -750,8 +750,10 @@ def test_unpaired_folder_gets_no_reference_scores_only(tmp_path):
                     cache_dir=str(tmp_path / "c"), quiet=True, device="cpu", include_reference=True)
     out = run(cfg)
     df = read_results(out.run_dir)
-    assert set(df["metric"]) == {"niqe"} and set(df["protocol"]) == {"no_reference"}
-    assert sorted(df["enhancer"]) == ["gamma", "identity"] and (df["n_images"] == 2).all()
+    assert set(df["metric"]) == {"niqe", "dets_per_image", "det_conf"}
+    assert set(df["protocol"]) == {"no_reference", "label_free"}
+    assert set(df[df["protocol"] == "no_reference"]["metric"]) == {"niqe"}
+    assert sorted(set(df["enhancer"])) == ["gamma", "identity"] and (df["n_images_total"] == 2).all()
 
 
 def test_plan_memo_fingerprint_follows_files_not_folders(tmp_path, monkeypatch):
