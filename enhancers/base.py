@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ledbench.bench.config import NoConfig
@@ -29,10 +30,14 @@ class Enhancer(WeightedPlugin):
     identity then carries ``weights_sha256=None``. Subclasses set ``Config`` (a frozen dataclass), optionally
     ``weights_tags`` (tag -> :class:`WeightsSpec`) and ``default_tag``, and implement :meth:`_enhance`. ``name`` is
     the registry name it was created under.
+
+    ``progress_callback``: None, or a callable the caller sets to hear ``(tiles_done, tiles_total)`` after each
+    tile of a tiled call (progress display only; not part of :meth:`identity`, so it changes no cache key).
     """
 
     trust_weights: ClassVar[bool] = False
     paper: ClassVar[str] = ""
+    progress_callback: Callable[[int, int], None] | None = None
 
     def __init__(self, config: Any = None, *, name: str | None = None, tag: str | None = None,
                  weights: str | None = None, device: Any = "cpu", download: bool = False,
@@ -113,6 +118,20 @@ class Enhancer(WeightedPlugin):
         return self.__dict__["_output_checks"]
 
     __call__ = enhance
+
+    @contextlib.contextmanager
+    def reporting_tiles(self, callback: Callable[[int, int], None] | None):
+        """Within the block, ``callback(tiles_done, tiles_total)`` is called after each tile of a tiled call (sets
+        ``progress_callback``, restored on exit)."""
+        had, own = "progress_callback" in self.__dict__, self.__dict__.get("progress_callback")
+        self.progress_callback = callback
+        try:
+            yield self
+        finally:
+            if had:
+                self.progress_callback = own
+            else:
+                del self.progress_callback
 
     def _oom_message(self, x) -> str:
         n, _, h, w = x.shape
@@ -255,7 +274,7 @@ class TorchEnhancer(Enhancer):
             tile = self._tile_for(x)
             if tile and max(x.shape[-2:]) > tile:
                 return tiled_apply(lambda t: self._run_padded(t.to(self.device)).float().cpu(), x.cpu(),
-                                   tile, self.tile_overlap).to(x.device)
+                                   tile, self.tile_overlap, on_tile=self.progress_callback).to(x.device)
             return self._run_padded(x.to(self.device)).float()
 
     # -- tile=auto ----------------------------------------------------------------------------------------------
@@ -470,7 +489,8 @@ def _window_cores(starts: list[int], tile: int, size: int) -> list[tuple[int, in
     return list(zip([0, *cuts], [*cuts, size]))
 
 
-def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop"):
+def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop",
+                on_tile: Callable[[int, int], None] | None = None):
     """Apply ``fn`` to overlapping ``tile`` x ``tile`` windows of ``x`` (N x C x H x W) and stitch the results.
 
     Windows start every ``tile - overlap`` pixels (the last one flush with the border) and are cut from ``x`` and
@@ -482,7 +502,8 @@ def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop"):
     equals the whole-image output exactly for a model whose receptive field reaches at most ``overlap // 2`` pixels
     (and whose padding to a multiple does not matter, e.g. ``tile`` a multiple of it); models with global context
     (attention over the whole image, global pooling, image statistics) change (docs/tiling.md). ``blend="mean"``
-    averages all windows covering a pixel (ledbench before 0.2).
+    averages all windows covering a pixel (ledbench before 0.2). ``on_tile(done, total)``, when given, is called
+    after each window (``done`` = 1 .. ``total``, the number of windows), e.g. to show progress.
     """
     import torch
 
@@ -491,6 +512,7 @@ def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop"):
     n, _, h, w = x.shape
     stride = max(1, tile - overlap)
     ys, xs = _window_starts(h, tile, stride), _window_starts(w, tile, stride)
+    total, done = len(ys) * len(xs), 0
     out = weight = None
     if blend == "mean":
         weight = torch.zeros((1, 1, h, w), dtype=torch.float32)
@@ -505,6 +527,9 @@ def tiled_apply(fn, x, tile: int, overlap: int, blend: str = "crop"):
                 out[..., y0:y0 + res.shape[-2], x0:x0 + res.shape[-1]] += res
                 weight[..., y0:y0 + res.shape[-2], x0:x0 + res.shape[-1]] += 1
             del res
+            if on_tile is not None:
+                done += 1
+                on_tile(done, total)
     return out if blend == "crop" else out.div_(weight)
 
 
@@ -528,8 +553,14 @@ class Cascade(Enhancer):
         return {"name": self.name, "stages": [s.identity() for s in self.stages]}
 
     def _enhance(self, x):
-        for stage in self.stages:
-            x = stage.enhance(x)
+        tell, m = self.progress_callback, len(self.stages)
+        for i, stage in enumerate(self.stages):
+            if tell is None:
+                x = stage.enhance(x)
+                continue
+            # one count over the stages: window k of n in stage i of m is (i * n + k, m * n), a fraction that only grows
+            with stage.reporting_tiles(lambda k, n, i=i: tell(i * n + k, m * n)):
+                x = stage.enhance(x)
         return x
 
 
