@@ -12,6 +12,9 @@ cached, so an in-memory hand-off and a cache hit give the same numbers.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,25 +30,111 @@ OnError = Callable[[str, str, str, BaseException], None]  # (stage, who, image i
 
 
 def progress_bar(total: int, desc: str, quiet: bool, *, leave: bool = False):
-    from tqdm.auto import tqdm
+    """A tqdm bar counting units; while a fraction of a unit is done (tiles of an image) it shows the whole units
+    done (``7/8``, never ``7.42/8``), and its bar and ETA move with the fraction."""
+    return _bar_class()(total=total, desc=desc, disable=quiet, leave=leave, dynamic_ncols=True)
 
-    return tqdm(total=total, desc=desc, disable=quiet, leave=leave, dynamic_ncols=True)
+
+_BAR_CLASS: list = []
+
+
+def _bar_class() -> type:
+    if not _BAR_CLASS:
+        from tqdm.auto import tqdm
+
+        class WholeCountBar(tqdm):
+            @property
+            def format_dict(self):
+                d = super().format_dict
+                n = d.get("n")
+                if isinstance(n, float) and d.get("bar_format") is None:  # tqdm's default layout, whole count
+                    d["bar_format"] = ("{l_bar}{bar}| " + str(math.floor(n)) +
+                                       "/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+                return d
+
+        _BAR_CLASS.append(WholeCountBar)
+    return _BAR_CLASS[0]
+
+
+#: least seconds between two redraws of the overall bar forced by its "working on" text (tqdm redraws on updates)
+POSTFIX_INTERVAL = 0.2
 
 
 class _Progress:
-    """A stage's bar (shown only with ``stage_bars``) that also advances the run's overall bar."""
+    """A stage's bar (shown only with ``stage_bars``) that also advances the run's overall bar and names on it what
+    the model is working on (``enhance restormer: img_0003, tile 5/12``, cleared by :meth:`close`).
+
+    Tiles of a batch (:meth:`on_tile`, the enhancer's ``progress_callback``) move the overall bar by fractions of the
+    batch's units, so its ETA moves during a long image; the batch's :meth:`update` sets it back to the whole count
+    it had plus the batch's units, so the count stays exact. Everything runs in the model's thread; with no overall
+    bar, or a disabled one (quiet), nothing but the stage bar is touched."""
 
     def __init__(self, total: int, desc: str, runner: StageRunner):
         self.bar = progress_bar(total, desc, runner.quiet or not runner.stage_bars)
         self.overall = runner.overall
+        self.live = self.overall is not None and not getattr(self.overall, "disable", True)
+        self.desc = desc
+        self._what = ""        # postfix text of the batch in progress
+        self._base: Any = None  # overall.n when the batch in progress began (None: no batch)
+        self._units = 0
+        self._shown = 0.0      # time.time() of the last redraw forced here
+        self._listening: contextlib.ExitStack | None = None
 
     def update(self, n: int = 1) -> None:
         self.bar.update(n)
         if self.overall is not None:
+            if self._base is not None:  # a batch ends: drop its fraction, count its units
+                self.overall.n, self._base = self._base, None
             self.overall.update(n)
+
+    def working(self, ids: list[str]) -> None:
+        """The model starts on the batch of images ``ids``."""
+        if not self.live or not ids:
+            return
+        self._what = f"{self.desc}: {ids[0]}" + (f" +{len(ids) - 1}" if len(ids) > 1 else "")
+        self._base, self._units = self.overall.n, len(ids)
+        self._show(self._what, force=True)
+
+    def on_tile(self, done: int, total: int) -> None:
+        """``done`` of ``total`` windows of the batch in progress are finished (called by the enhancer)."""
+        if self._base is None or total <= 0:
+            return
+        self.overall.set_postfix_str(f"{self._what}, tile {done}/{total}", refresh=False)
+        target = self._base + self._units * min(done / total, 1.0)
+        if target > self.overall.n:
+            self.overall.update(target - self.overall.n)  # tqdm redraws here when its mininterval has passed
+        self._show(None, force=False)
+
+    def _show(self, text: str | None, force: bool) -> None:
+        if text is not None:
+            self.overall.set_postfix_str(text, refresh=False)
+        now = time.time()  # tqdm's clock (last_print_t: its own last redraw)
+        last = self._shown if force else max(self._shown, getattr(self.overall, "last_print_t", 0.0))
+        if now - last >= POSTFIX_INTERVAL:
+            self._shown = now
+            self.overall.refresh()
+
+    def listen(self, enhancer: Any) -> None:
+        """From now until :meth:`stop_listening`, ``enhancer`` reports its tiles to :meth:`on_tile` (its
+        ``reporting_tiles``; nothing when not live or it has none). Call it when the model is about to run: a lazily
+        built enhancer is built here."""
+        if not self.live or self._listening is not None:
+            return
+        report = getattr(enhancer, "reporting_tiles", None)
+        self._listening = contextlib.ExitStack()
+        if report is not None:
+            self._listening.enter_context(report(self.on_tile))
+
+    def stop_listening(self) -> None:
+        if self._listening is not None:
+            self._listening.close()
+            self._listening = None
 
     def close(self) -> None:
         self.bar.close()
+        if self.live and self._what:
+            self.overall.set_postfix_str("", refresh=False)  # the next stage's first redraw has no stale text
+            self._what = ""
 
 
 def prefetch(keys: list, load: Callable[[Any], Any], workers: int):
@@ -335,7 +424,9 @@ class StageRunner:
                 return
             import torch
 
+            bar.working([it.id for it, _ in pending])
             try:
+                bar.listen(enhancer)  # inside the try: building a lazy enhancer may fail (that unit's failure)
                 y = enhancer.enhance(torch.cat([to_tensor(img) for _, img in pending]))
                 outputs = list(zip([it for it, _ in pending], y))
             except Exception as exc:  # noqa: BLE001 - isolate below
@@ -383,6 +474,7 @@ class StageRunner:
             process(deferred, block=True)  # units another process was computing: wait, then (usually) a hit
             writer.drain()
         finally:
+            bar.stop_listening()
             writer.close()
             claims.release_all()
         bar.close()
@@ -435,6 +527,7 @@ class StageRunner:
         def flush() -> None:
             if not chunk:
                 return
+            bar.working([iid for iid, _ in chunk])
             try:
                 results = list(zip([iid for iid, _ in chunk], task.predict([img for _, img in chunk])))
             except Exception as exc:  # noqa: BLE001
