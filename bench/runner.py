@@ -228,6 +228,10 @@ class LazyPlugin:
     def enhance(self, x):
         return self.real.enhance(x)
 
+    def reporting_tiles(self, callback):
+        """See ``Enhancer.reporting_tiles`` (builds the model: the stages call it only when the model runs)."""
+        return self.real.reporting_tiles(callback)
+
     def predict(self, images):
         return self.real.predict(images)
 

@@ -193,17 +193,13 @@ def test_cli_run_shows_the_image_and_its_tiles_on_stderr(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CI"}  # CI=true turns the bars off
     env.update(LEDBENCH_HOME=str(tmp_path / "home"), OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, "-m", "ledbench", "run", "dataset=synth_mini", "limit=1",
-                          "enhancers=sci.medium", "tile=32", "tile_overlap=8", "tasks=quality", "metrics=psnr",
+                          "enhancers=iat.lol_v1", "tile=32", "tile_overlap=8", "tasks=quality", "metrics=psnr",
                           f"out={tmp_path / 'run'}"], capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     import csv
 
     with open(tmp_path / "run" / "per_image.csv", newline="") as fh:
         (image_id,) = {row["image_id"] for row in csv.DictReader(fh)}
-    assert f"enhance sci.medium: {image_id}" in res.stderr
-    from ledbench.bench.runner import LazyPlugin
-
-    if not hasattr(LazyPlugin, "reporting_tiles"):
-        pytest.skip("the runner's LazyPlugin does not forward reporting_tiles yet: no tile progress through the CLI")
-    assert re.search(r"enhance sci\.medium: \S+, tile \d+/\d+", res.stderr), res.stderr[-2000:]
+    assert f"enhance iat.lol_v1: {image_id}" in res.stderr
+    assert re.search(r"enhance iat\.lol_v1: \S+, tile \d+/\d+", res.stderr), res.stderr[-2000:]
     assert "tile " not in res.stdout
