@@ -106,12 +106,13 @@ def _label(metric: str, hib: bool | None) -> str:
 
 
 def _corr_tick(d: str) -> str:
-    """``det_yolo_fastest.pseudo_gt.map50_95`` -> ``Yolo-Fastest 1.1\n(pseudo-GT) mAP50:95``."""
+    """``det_yolo_fastest.pseudo_gt.map50_95`` -> ``Yolo-Fastest 1.1\n(pseudo-GT)\nmAP50:95`` (one short line
+    each, so neighbouring columns never overlap)."""
     from ledbench.reports.names import protocol_short, task_model_name
 
     parts = str(d).split(".")
     if len(parts) == 3:
-        return f"{task_model_name(parts[0]) or parts[0]}\n({protocol_short(parts[1])}) {_name(parts[2])}"
+        return f"{task_model_name(parts[0]) or parts[0]}\n({protocol_short(parts[1])})\n{_name(parts[2])}"
     task, _, metric = str(d).rpartition(".")
     return f"{task_model_name(task) or task}\n{_name(metric)}" if task else _name(metric)
 
@@ -446,13 +447,16 @@ def plot_correlations(cor, out: str | Path, *, stat: str = "kendall_tau") -> lis
         lo, hi = r.get(f"{short}_ci_low", math.nan), r.get(f"{short}_ci_high", math.nan)
         if math.isfinite(v):
             text[i][j] = f"{v:+.2f}\n" + (f"[{lo:+.2f}, {hi:+.2f}]" if math.isfinite(lo) else "(no CI)")
-    fig, ax = _figure(max(4.0, 1.25 * len(ds) + 2.0), max(2.5, 0.7 * len(qs) + 1.6))
+    ticks = [_corr_tick(d) for d in ds]
+    longest = max(len(line) for t in ticks for line in t.splitlines())
+    column = max(1.25, 0.07 * longest)  # inches: about 0.06 in per character at 7 pt, plus a gap
+    fig, ax = _figure(max(4.0, column * len(ds) + 2.0), max(2.5, 0.7 * len(qs) + 1.8))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     for i in range(len(qs)):
         for j in range(len(ds)):
             dark = math.isfinite(grid[i, j]) and abs(grid[i, j]) > 0.6
             ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7, color="white" if dark else "black")
-    ax.set_xticks(range(len(ds)), [_corr_tick(d) for d in ds], fontsize=7)
+    ax.set_xticks(range(len(ds)), ticks, fontsize=7)
     ax.set_yticks(range(len(qs)), [_name(q) for q in qs], fontsize=8)
     n_e = int(cor["n_enhancers"].max())
     name = "Kendall τ" if stat == "kendall_tau" else "Spearman ρ"

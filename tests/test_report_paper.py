@@ -192,6 +192,24 @@ def test_scatter_labels_do_not_overlap_and_axes_use_display_names(tmp_path, monk
     assert plots.label_overlaps(figs[0], ax.texts[-2:]) == [("x", "x")]
 
 
+def test_correlation_heat_map_column_labels_do_not_overlap(tmp_path, monkeypatch):
+    """Long downstream names (label-free statistics of two task models) stay readable: one line each for model,
+    protocol and metric, and no two column labels touch."""
+    downstream = ["det_yolo_fastest.label_free.dets_per_image", "det_yolo_fastest.label_free.det_conf",
+                  "seg_espnetv2.label_free.seg_entropy", "seg_espnetv2.label_free.seg_conf",
+                  "seg_espnetv2.label_free.seg_classes"]
+    cor = pd.DataFrame([dict(quality="niqe", downstream=d, kendall_tau=0.1 * i, tau_ci_low=-0.5, tau_ci_high=0.5,
+                             n_enhancers=6) for i, d in enumerate(downstream)])
+    figs = []
+    save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out, formats=("png",): figs.append(fig) or
+                        save(fig, out, ("png",)))
+    plots.plot_correlations(cor, tmp_path / "c")
+    ticks = figs[0].axes[0].get_xticklabels()
+    assert ticks[0].get_text() == "Yolo-Fastest 1.1\n(label-free)\ndetections/image"
+    assert plots.label_overlaps(figs[0], ticks) == []
+
+
 # ------------------------------------------------------------------------------------------------ grids
 
 
