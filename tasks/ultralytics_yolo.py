@@ -196,6 +196,7 @@ class YOLOSegTask(UltralyticsTask):
         else:
             base = tuple(str(names[i]) for i in range(self.num_classes))
         self.class_names = ("background",) + tuple(base)
+        self.num_classes = len(self.class_names)  # mask classes: background + the detector's classes
 
     def _predict_kwargs(self) -> dict:
         return {"retina_masks": True}

@@ -189,8 +189,6 @@ def test_check_predictions_rejects_convention_breaks():
             check_predictions(seg, img, [bad])
 
 
-@pytest.mark.xfail(strict=True, reason="seg_yolo: num_classes is the detector's 80 while its masks use 81 classes "
-                                       "(0 = background); tasks/segmentation.py says num_classes = len(class_names)")
 def test_segmentation_num_classes_counts_every_mask_class():
     for arch in ("seg_espnetv2", "seg_yolo"):
         task = create_task("seg_espnetv2") if arch == "seg_espnetv2" else _tiny_yolo_seg(None)
