@@ -171,7 +171,7 @@ class SourceLoader:
 
 def metric_directions_of(metric: Any) -> dict[str, bool]:
     """Output name -> higher_is_better of a metric instance."""
-    return dict(getattr(metric, "directions", None) or metric.outputs)
+    return dict(metric.directions)
 
 
 def score_stage(units: Iterable[ScoreUnit], make_metrics: Callable[[ScoreGroup], list[Any]], cache: Cache,

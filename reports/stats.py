@@ -306,7 +306,7 @@ def sufficient_stats_file(metric: Any, *, enhancer: str, dataset: str, split: st
     reducer = getattr(metric, "reducer", None) or f"{cls.__module__}:{cls.__qualname__}"  # a frozen MetricResult
     meta = {"format": STATS_FORMAT, "enhancer": enhancer, "dataset": dataset, "split": split, "task_kind": task_kind,
             "task": task, "protocol": protocol, "metric": metric.name,
-            "outputs": list(metric.outputs), "reducer": reducer, **({"severity": severity} if severity else {})}
+            "outputs": list(metric.directions), "reducer": reducer, **({"severity": severity} if severity else {})}
     parts = (task, protocol, enhancer, metric.name) + ((f"s{severity}",) if severity else ())
     name = "__".join(_safe_name(x) for x in parts) + ".npz"
     buf = io.BytesIO()

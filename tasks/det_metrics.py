@@ -342,7 +342,7 @@ class COCODetectionMetric(Metric):
 
     Config = DetMetricConfig
     task_kind = "detection"
-    outputs = {"map50_95": True, "map50": True, "map75": True, "ar100": True}
+    directions = {"map50_95": True, "map50": True, "map75": True, "ar100": True}
     range = (0.0, 1.0)
     summary = "COCO box mAP@[.5:.95], mAP@.5, mAP@.75, AR@100 (pycocotools COCOeval, per-category, crowd-aware)"
 
@@ -386,7 +386,7 @@ class COCODetectionMetric(Metric):
         """COCOeval numbers on the whole dataset: :meth:`reduce` of :meth:`sufficient_stats` with unit weights."""
         stats = self.sufficient_stats()
         out = self.reduce(stats, np.ones(len(stats["image_ids"])))
-        return {k: float(out[k]) for k in self.outputs}
+        return {k: float(out[k]) for k in self.directions}
 
     def sufficient_stats(self) -> dict[str, np.ndarray]:
         """Per-image match tables (:func:`coco_match_table`) plus ``image_ids`` (row order of the image axis)."""
@@ -433,12 +433,12 @@ class COCODetectionMetric(Metric):
             sub = {image_id: self._preds[image_id]}
             g, res = to_coco(sub, {image_id: t})
             if not g["annotations"] or all(a["iscrowd"] for a in g["annotations"]):
-                vals = {k: math.nan for k in self.outputs}
+                vals = {k: math.nan for k in self.directions}
             elif not res:
-                vals = {k: 0.0 for k in self.outputs}
+                vals = {k: 0.0 for k in self.directions}
             else:
                 stats, _ = coco_eval(g, res, max_dets=tuple(self.config.max_dets))
-                vals = {k: float(stats[_STAT_INDEX[k]]) for k in self.outputs}
+                vals = {k: float(stats[_STAT_INDEX[k]]) for k in self.directions}
             out[image_id] = vals
         self._per_image = out
         return dict(out)

@@ -27,7 +27,8 @@ __all__ = ["Metric", "PerImageMetric", "METRICS", "create_metric", "list_metrics
 class _DirectionsAlias:
     """``outputs``, the former name of ``directions``: reads and writes go to ``directions`` (class or instance).
 
-    Transitional: delete once no code reads ``.outputs`` (runner, tests)."""
+    Kept for metric plugins written against the first API (``outputs = {...}`` on a subclass, ``metric.outputs``);
+    ledbench itself reads and writes ``directions`` only."""
 
     def __get__(self, obj, owner=None):
         return (owner if obj is None else obj).directions

@@ -110,7 +110,7 @@ class ConfusionMatrixMetric(Metric):
 
     Config = SegMetricConfig
     task_kind = "segmentation"
-    outputs = {"miou": True, "pixel_acc": True}
+    directions = {"miou": True, "pixel_acc": True}
     range = (0.0, 1.0)
     summary = "mIoU and pixel accuracy from a dataset confusion matrix, ignore index excluded"
 
@@ -118,7 +118,7 @@ class ConfusionMatrixMetric(Metric):
         super().__init__(config, name=name)
         if self.config.per_class:
             names = self.config.class_names or tuple(str(i) for i in range(self.config.num_classes))
-            self.outputs = {**type(self).outputs, **{f"iou_{n}": True for n in names}}
+            self.directions = {**type(self).directions, **{f"iou_{n}": True for n in names}}
 
     def reset(self) -> None:
         super().reset()

@@ -51,13 +51,13 @@ class _Mean:
     """A per-image metric: mean of pred - target; raises on the image named 'bad'."""
 
     name = "diff"
-    outputs = {"diff": True}
+    directions = {"diff": True}
     per_image_cacheable = True
 
     def __init__(self):
         from ledbench.tasks.metrics import PerImageMetric
 
-        self._impl = type("M", (PerImageMetric,), {"outputs": {"diff": True},
+        self._impl = type("M", (PerImageMetric,), {"directions": {"diff": True},
                                                    "score": lambda s, p, t: float(np.mean(p - t))})(name="diff")
         self.calls = 0
 

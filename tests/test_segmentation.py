@@ -71,7 +71,7 @@ def test_hand_computed_tiny_example():
     # class 0: tp1, gt2, pred2 -> 1/3; class 1: tp2, gt2, pred3 -> 2/3; class 2: tp0, gt1, pred0 -> 0
     assert out["iou_a"] == pytest.approx(1 / 3) and out["iou_b"] == pytest.approx(2 / 3) and out["iou_c"] == 0.0
     assert out["miou"] == pytest.approx(1 / 3) and out["pixel_acc"] == pytest.approx(3 / 5)
-    assert m.outputs["iou_b"] is True
+    assert m.directions["iou_b"] is True
     assert m.per_class() == {"a": pytest.approx(1 / 3), "b": pytest.approx(2 / 3), "c": 0.0}
 
 

@@ -154,11 +154,11 @@ def _old_compute(m: COCODetectionMetric) -> dict[str, float]:
     """The pre-sufficient-statistics compute(): pycocotools COCOeval summarize on the whole dataset."""
     gt, res = to_coco(m._preds, m._targets)
     if not gt["annotations"] or all(a["iscrowd"] for a in gt["annotations"]):
-        return {k: math.nan for k in m.outputs}
+        return {k: math.nan for k in m.directions}
     if not res:
-        return {k: 0.0 for k in m.outputs}
+        return {k: 0.0 for k in m.directions}
     s, _ = coco_eval(gt, res)
-    return {k: float(s[_STAT_INDEX[k]]) for k in m.outputs}
+    return {k: float(s[_STAT_INDEX[k]]) for k in m.directions}
 
 
 def test_detection_compute_is_bit_identical_to_pycocotools_summarize():
