@@ -6,7 +6,8 @@ import datetime as _dt
 import platform
 import subprocess
 import sys
-from importlib import metadata
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ PACKAGES = ("ledbench", "torch", "torchvision", "numpy", "scikit-image", "opencv
 
 
 def package_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`PACKAGES` (None where one is not installed)."""
+    from importlib import metadata
+
     out = {}
     for name in PACKAGES:
         try:
@@ -37,6 +41,20 @@ def git_revision(path: str | Path | None = None) -> dict[str, Any]:
         return {"commit": commit, "dirty": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+def start_git_revision(path: str | Path | None = None) -> Callable[[], dict[str, Any]]:
+    """Start :func:`git_revision` in a background thread (it runs two ``git`` processes); the returned function
+    waits for its answer. A run starts it first and reads it when it writes the manifest."""
+    answer: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: answer.append(git_revision(path)), daemon=True)
+    thread.start()
+
+    def result() -> dict[str, Any]:
+        thread.join()
+        return answer[0] if answer else {"commit": None, "dirty": None}
+
+    return result
 
 
 def device_info(device: Any = None) -> dict[str, Any]:

@@ -114,10 +114,13 @@ def csv_bytes(rows: Iterable[Any], columns: list[str]) -> bytes:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        rec = dataclasses.asdict(row) if dataclasses.is_dataclass(row) else dict(row)
+        if dataclasses.is_dataclass(row):  # its fields as they are (asdict would deep-copy each row)
+            values = [getattr(row, col, "") for col in columns]
+        else:
+            rec = dict(row)
+            values = [rec.get(col, "") for col in columns]
         out = []
-        for col in columns:
-            v = rec.get(col, "")
+        for v in values:
             if isinstance(v, float):
                 v = repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
             out.append(v)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ledbench.bench.errors import ConfigError, InputError, LedbenchError
 
 __all__ = ["auto_grids", "auto_plots", "build_report", "compare_main", "correlation_table", "regress_main",
-           "report_main", "run_markdown"]
+           "report_main", "run_markdown", "RunTables", "run_tables"]
 
 FORMAT_FILES = {"md": "report.md", "tex": "report.tex", "csv": "report.csv", "html": "report.html"}
 
@@ -483,32 +484,73 @@ def regress_main(run_dir: str, baseline: str, tol: list[str] | None = None, upda
         return 2
 
 
-def run_markdown(df, manifest: Mapping[str, Any], run_name: str = "run", stats: Any = None) -> str:
+@dataclass
+class RunTables:
+    """What ``report.md`` and the console show of a run's results, built once from the results frame (pandas) and
+    rendered as often as needed: the dataset line, the results table (:class:`~ledbench.reports.tables.Table`) and
+    a sweep's per-metric tables (Markdown). :meth:`to_json` / :meth:`from_json` let a run keep it in its cache."""
+
+    intro: str
+    table: Any
+    sweeps: list[tuple[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able data, without what the statistics cost (it changes every run; :meth:`from_json` adds it)."""
+        return {"intro": self.intro, "table": {**self.table.to_json(), "stats_cost": ""},
+                "sweeps": [list(x) for x in self.sweeps]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], manifest: Mapping[str, Any]) -> RunTables:
+        """Tables kept by :meth:`to_json`, their legend completed with what the statistics cost in the run of
+        ``manifest`` (its ``statistics`` entry and wall time, as :func:`_with_run_wall` gives them)."""
+        from ledbench.reports.tables import Table, stats_cost
+
+        table = Table.from_json(data["table"])
+        if table.stats_note:
+            wall = manifest.get("wall_time_s")
+            table.stats_cost = stats_cost((manifest.get("statistics") or {}).get("wall_s"),
+                                          float(wall) if isinstance(wall, (int, float)) else None)
+        return cls(data["intro"], table, [(t, x) for t, x in data["sweeps"]])
+
+
+def run_tables(df, stats: Any = None) -> RunTables:
+    """The tables of a run's ``report.md`` from its results (``df`` as :func:`ledbench.bench.results.read_results`
+    returns it, not empty) and its bootstrap frame (``stats``, or None)."""
+    from ledbench.reports.sweep import sweep_tables  # a severity sweep: enhancer x severity per metric
+    from ledbench.reports.tables import build_table
+
+    n = int(df.groupby("severity")["n_images_total"].max().sum()) if "severity" in df.columns \
+        else int(df["n_images_total"].max())  # a sweep: the images of every level
+    levels = sorted(set(df["severity"]) - {""}, key=float) if "severity" in df.columns else []
+    intro = (f"Dataset `{df['dataset'].iloc[0]}` ({df['split'].iloc[0]}), {n} images"
+             + (f" at severities {', '.join(levels)}" if levels else "") + ", manifest "
+             f"`{df['dataset_manifest_hash'].iloc[0][:12]}`. ↑ higher is better, ↓ lower is better; best in "
+             "bold, second underlined. Protocols: `full_reference` against the sharp reference, "
+             "`no_reference`, `real_gt` (dataset labels), `pseudo_gt` (the task model on the sharp reference "
+             "gives the labels), `label_free` (statistics of the task model's output on images without labels or "
+             "references, not accuracy). `identity` is the degraded input (floor), `reference` the sharp image "
+             "(ceiling).")
+    return RunTables(intro, build_table(df, stats=stats), sweep_tables(df, "md"))
+
+
+def run_markdown(df, manifest: Mapping[str, Any], run_name: str = "run", stats: Any = None,
+                 tables: RunTables | None = None) -> str:
     """A run's ``report.md``: the results table, what was skipped and how to enable it, failed units, provenance.
 
     A pure function of the stored results (``df`` as :func:`ledbench.bench.results.read_results` returns it, or
     None when nothing was scored) and the run's ``manifest.json``; ``ledbench run`` writes it with the run.
     ``stats``: the run's :func:`ledbench.reports.stats.bootstrap_table` (significance markers and bootstrap-based
     best / second), ``"auto"`` (computed from the run directory ``df`` was read from) or None.
+    ``tables``: the run's :func:`run_tables`, when already built (then ``df`` and ``stats`` are not read).
     """
-    from ledbench.reports.tables import format_table
+    from ledbench.reports.tables import render_markdown
 
+    if tables is None and df is not None and len(df):
+        tables = run_tables(df, _with_run_wall(stats, manifest))
     lines = [f"# ledbench run `{run_name}`", ""]
-    if df is not None and len(df):
-        n = int(df.groupby("severity")["n_images_total"].max().sum()) if "severity" in df.columns \
-            else int(df["n_images_total"].max())  # a sweep: the images of every level
-        levels = sorted(set(df["severity"]) - {""}, key=float) if "severity" in df.columns else []
-        lines += [f"Dataset `{df['dataset'].iloc[0]}` ({df['split'].iloc[0]}), {n} images"
-                  + (f" at severities {', '.join(levels)}" if levels else "") + ", manifest "
-                  f"`{df['dataset_manifest_hash'].iloc[0][:12]}`. ↑ higher is better, ↓ lower is better; best in "
-                  "bold, second underlined. Protocols: `full_reference` against the sharp reference, "
-                  "`no_reference`, `real_gt` (dataset labels), `pseudo_gt` (the task model on the sharp reference "
-                  "gives the labels), `label_free` (statistics of the task model's output on images without labels or "
-                  "references, not accuracy). `identity` is the degraded input (floor), `reference` the sharp image "
-                  "(ceiling).", "", format_table(df, fmt="md", stats=_with_run_wall(stats, manifest)), ""]
-        from ledbench.reports.sweep import sweep_tables  # a severity sweep: enhancer x severity per metric
-
-        for title, text in sweep_tables(df, "md"):
+    if tables is not None:
+        lines += [tables.intro, "", render_markdown(tables.table), ""]
+        for title, text in tables.sweeps:
             lines += [f"**{title}**", "", text, ""]
     else:
         lines += ["No results were produced.", ""]

@@ -32,6 +32,7 @@ model. Conventions:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html as _html
 import io
 import math
@@ -226,6 +227,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     ci_mode: str | None = None
     stats_note: str = ""
+    stats_cost: str = ""  # what the statistics cost ("statistics took 0.02 s ..."): apart, it changes every run
     col_info: list[dict[str, Any]] = field(default_factory=list)  # per column: task_kind, task, protocol, n
     caption: str = ""  # LaTeX caption text before the generated column description and legend
     label: str = ""  # LaTeX \label (default tab:ledbench)
@@ -234,6 +236,25 @@ class Table:
 
     def col_label(self, j: int, sep: str = ".") -> str:
         return sep.join(str(v) for v in self.col_keys[j])
+
+    def stats_text(self) -> str:
+        """The bootstrap sentence of the legend, followed by what the statistics cost."""
+        return "; ".join(s for s in (self.stats_note, self.stats_cost) if s)
+
+    def to_json(self) -> dict[str, Any]:
+        """The table as JSON-able data (:meth:`from_json` reads it back; both render the same text)."""
+        data = dataclasses.asdict(self)
+        data["data_groups"] = [[list(k), [n, list(ms)]] for k, (n, ms) in self.data_groups.items()]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Table:
+        cells = [[None if c is None else Cell(**{**c, "ci": None if c["ci"] is None else tuple(c["ci"])})
+                  for c in row] for row in data["cells"]]
+        return cls(**{**data, "row_keys": [tuple(k) for k in data["row_keys"]],
+                      "col_keys": [tuple(k) for k in data["col_keys"]], "cells": cells,
+                      "excluded": tuple(data["excluded"]),
+                      "data_groups": {tuple(k): (n, list(ms)) for k, (n, ms) in data["data_groups"]}})
 
     # display names (reports/names.py): raw keys stay in col_keys, CSV and results.csv
     def _group_fields(self) -> list[int]:
@@ -412,6 +433,7 @@ def auto_statistics(df, *, baseline: str = "identity", level: float = 0.95, n_re
 
 
 def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
+    """The legend's bootstrap sentence (settings, Holm correction, how best / second are chosen)."""
     b = boot.attrs.get("bootstrap", {})
     lvl = int(round(100 * float(b.get("level", 0.95))))
     n_img = int(boot["n_boot_images"].max()) if len(boot) else 0
@@ -422,13 +444,17 @@ def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
              f"{(100 + lvl) / 2:g}% of the resamples)"]
     if unboot:
         parts.append("no bootstrap for " + ", ".join(unboot) + " (best / second by value there)")
-    wall, run_wall = b.get("wall_s"), b.get("run_wall_s")
-    if wall is not None:
-        cost = f"statistics took {wall:.2f} s"
-        if run_wall:
-            cost += f" ({100 * wall / run_wall:.2g}% of the run's {run_wall:.1f} s wall time)"
-        parts.append(cost)
     return "; ".join(parts)
+
+
+def stats_cost(wall: float | None, run_wall: float | None) -> str:
+    """``statistics took 0.02 s (1.1% of the run's 1.5 s wall time)``; "" when the statistics were not timed."""
+    if wall is None:
+        return ""
+    cost = f"statistics took {wall:.2f} s"
+    if run_wall:
+        cost += f" ({100 * wall / run_wall:.2g}% of the run's {run_wall:.1f} s wall time)"
+    return cost
 
 
 def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric", *,
@@ -534,9 +560,11 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
                                method=method, exclude_from_ranking=exclude_from_ranking) if n_runs == 1 else None
     elif stats is not None:
         boot = stats
-    stats_note = ""
+    stats_note = cost = ""
     if boot is not None and len(boot):
         stats_note = _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells)
+        b = boot.attrs.get("bootstrap", {})
+        cost = stats_cost(b.get("wall_s"), b.get("run_wall_s"))
     notes += _honest_marks(cells, row_keys, e_pos, hib, decs, bootstrapped=boot is not None and len(boot) > 0)
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
@@ -548,7 +576,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
             ms.append(rec.get("metric"))
         groups[key] = (max(n, int(rec.get("n_images_total", -1))), ms)
     return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
-                 n_runs, excluded, title, notes, ci if boot is not None else None, stats_note, col_info,
+                 n_runs, excluded, title, notes, ci if boot is not None else None, stats_note, cost, col_info,
                  caption, label, groups, {str(m): bool(h) for m, h in zip(agg["metric"], agg["higher_is_better"])})
 
 
@@ -657,7 +685,7 @@ def _legend(t: Table, bold: str, under: str) -> str:
     if t.ci_mode:
         parts.append("± half-width of the bootstrap interval" if t.ci_mode == "pm" else "[lo, hi]: bootstrap interval")
     if t.stats_note:
-        parts.append(t.stats_note)
+        parts.append(t.stats_text())
     parts += t.notes
     return "; ".join(parts) + "."
 
@@ -892,7 +920,7 @@ def render_console(t: Table) -> str:
                + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else "")
                + "".join(f"; {n}" for n in t.notes if not n.startswith("mean ± standard error")))
     if t.stats_note:
-        out.append(t.stats_note)
+        out.append(t.stats_text())
     if t.columns_caption():
         out.append(t.columns_caption())
     return "\n".join(s.rstrip() for s in out) + "\n"
