@@ -275,8 +275,9 @@ class MetricResult:
     def __init__(self, name: str, directions: Mapping[str, bool], n_images: int, values: Mapping[str, float],
                  stderrs: Mapping[str, float], per_image: Mapping[str, Mapping[str, float]],
                  stats: Mapping[str, Any] | None = None, reducer: str = "",
-                 stats_error: BaseException | None = None):
+                 stats_error: BaseException | None = None, counts: Mapping[str, int] | None = None):
         self.name, self.directions, self.n_images = name, dict(directions), int(n_images)
+        self.counts = {k: int(v) for k, v in (counts or {}).items()}  # images behind each output (NaN left out)
         self.values, self.stderrs = dict(values), dict(stderrs)
         self.per_image_values = {k: dict(v) for k, v in per_image.items()}
         self.stats, self.reducer, self.stats_error = (dict(stats) if stats is not None else None), reducer, stats_error
@@ -296,8 +297,9 @@ class MetricResult:
             except Exception as exc:  # noqa: BLE001
                 error = exc
         kind = type(metric)
+        counts = getattr(metric, "output_counts", None)
         return cls(metric.name, metric_directions_of(metric), metric.n_images, values, errs, per_image, stats,
-                   f"{kind.__module__}:{kind.__qualname__}", error)
+                   f"{kind.__module__}:{kind.__qualname__}", error, counts() if counts is not None else None)
 
     @property
     def outputs(self) -> list[str]:
@@ -320,7 +322,7 @@ class MetricResult:
 
         meta = {"name": self.name, "directions": self.directions, "n_images": self.n_images, "values": self.values,
                 "stderrs": self.stderrs, "per_image": self.per_image_values, "reducer": self.reducer,
-                "has_stats": self.stats is not None}
+                "has_stats": self.stats is not None, "counts": self.counts}
         arrays = {f"s/{k}": np.asarray(v) for k, v in (self.stats or {}).items()}
         return {"__meta__": np.asarray(json.dumps(meta, default=float)), **arrays}
 
@@ -331,7 +333,7 @@ class MetricResult:
         meta = json.loads(str(arrays["__meta__"]))
         stats = {k[2:]: arrays[k] for k in arrays if k.startswith("s/")} if meta["has_stats"] else None
         return cls(meta["name"], meta["directions"], meta["n_images"], meta["values"], meta["stderrs"],
-                   meta["per_image"], stats, meta["reducer"])
+                   meta["per_image"], stats, meta["reducer"], counts=meta.get("counts"))
 
 
 _CODE_DIGESTS: dict[type, str] = {}
@@ -427,7 +429,8 @@ class RowCollector:
                     task_kind=task.kind, task=task.name, task_config_hash=task.config_hash,
                     protocol=group.protocol, metric=out_name, value=float(values[out_name]),
                     stderr=float(errs.get(out_name, math.nan)), higher_is_better=bool(higher),
-                    n_images=metric.n_images, n_images_total=self._n_total(group), severity=sev))
+                    n_images=metric.counts.get(out_name, metric.n_images), n_images_total=self._n_total(group),
+                    severity=sev))
             for iid, vals in metric.per_image().items():
                 for out_name, v in vals.items():
                     self.per_image.append(PerImageRow(group.enhancer, ds.name, ds.split, task.kind, task.name,

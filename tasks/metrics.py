@@ -113,6 +113,11 @@ class Metric:
     def n_images(self) -> int:
         return len(self._per_image)
 
+    def output_counts(self) -> dict[str, int]:
+        """Images behind each output's value: every scored image here; :class:`PerImageMetric` leaves out the
+        images whose value is undefined (NaN) for that output."""
+        return {key: self.n_images for key in self.directions}
+
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "config": config_to_dict(self.config)}
 
@@ -144,6 +149,10 @@ class PerImageMetric(Metric):
             (key,) = self.directions
             value = {key: float(value)}
         self._per_image[str(image_id)] = {k: float(v) for k, v in value.items()}
+
+    def output_counts(self) -> dict[str, int]:
+        return {key: sum(1 for v in self._per_image.values() if key in v and not math.isnan(v[key]))
+                for key in self.directions}
 
     def compute(self) -> dict[str, float]:
         """Mean over images. NaN scores (undefined for that image) are left out; +-inf propagates (an identical

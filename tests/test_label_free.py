@@ -27,6 +27,7 @@ def test_det_stats_hand_computed():
     assert m.per_image()["b"]["dets_per_image"] == 0.0 and math.isnan(m.per_image()["b"]["det_conf"])
     out = m.compute()  # count over both images; confidence over the image that has detections
     assert out["dets_per_image"] == 1.5 and out["det_conf"] == pytest.approx((0.9 + 0.3 + 0.25) / 3)
+    assert m.output_counts() == {"dets_per_image": 2, "det_conf": 1}  # n behind each value (results' n_images)
     assert create_metric("det_stats", conf=0.5)(pred) == {"dets_per_image": 1.0, "det_conf": pytest.approx(0.9)}
     with pytest.raises(Exception, match="conf"):
         create_metric("det_stats", conf=2.0)
@@ -98,13 +99,13 @@ def test_segmentation_prediction_keys_carry_their_format():
 
 
 def _night_folder(root, n=2):
+    """``n`` unlabelled photos: the sharp images of synth_mini (street scenes with people and buses), darkened."""
     from ledbench.bench.imageio import write_png
+    from ledbench.datasets import create_dataset
 
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        img = (rng.random((100, 200, 3)) * 0.25).astype(np.float32)
-        img[30:70, 40:90] += 0.5  # a bright block, so the detector has something to look at
-        write_png(root / f"night {i}.png", np.clip(img, 0, 1))
+    root.mkdir(parents=True)
+    for i, item in enumerate(list(create_dataset("synth_mini"))[:n]):
+        write_png(root / f"night {i}.png", (item.load_reference() * 0.6).astype(np.float32))
     return root
 
 
@@ -135,6 +136,7 @@ def test_cli_night_photos_get_label_free_statistics(tmp_path):
     assert set(free["enhancer"]) == {"identity", "gamma"} and (free["n_images_total"] == 2).all()
     per = pd.read_csv(tmp_path / "run" / "per_image.csv", dtype={"image_id": str})
     counts = per[(per["metric"] == "dets_per_image") & (per["enhancer"] == "identity")].set_index("image_id")
+    assert counts["value"].sum() > 0  # the photos show people and vehicles
 
     from ledbench.bench.imageio import read_image
     from ledbench.tasks import create_task
@@ -144,6 +146,10 @@ def test_cli_night_photos_get_label_free_statistics(tmp_path):
         scores = det.predict([read_image(folder / f"night {i}.png")])[0]["scores"]
         assert counts.loc[f"night {i}", "value"] == float((scores >= 0.25).sum())
     assert "pseudo_gt" not in set(df["protocol"]) and "real_gt" not in set(df["protocol"])
+    for (enh, metric), g in per[per["protocol"] == "label_free"].groupby(["enhancer", "metric"]):
+        row = free[(free["enhancer"] == enh) & (free["metric"] == metric)].iloc[0]
+        assert row["n_images"] == g["value"].notna().sum()  # det_conf: only the images with a detection
+        assert row["value"] == pytest.approx(g["value"].mean(), nan_ok=True)  # NaN: no detection at all
 
 
 def test_label_free_on_request_beside_pseudo_gt(tmp_path):
