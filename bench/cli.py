@@ -162,8 +162,10 @@ def describe(kind: str, name: str) -> str:
         lines += [f"{name}  ({METRICS.origin(name)})", f"  {cls.summary or _first_line(cls.__doc__)}",
                   "  outputs: " + ", ".join(f"{k} ({'higher' if v else 'lower'} is better)"
                                             for k, v in cls.directions.items()),
-                  f"  scores: {cls.task_kind} predictions; needs a reference: "
-                  f"{'yes' if cls.requires_reference else 'no'}",
+                  f"  scores: {cls.task_kind} predictions; "
+                  + ("protocol label_free (statistics of the prediction alone, not accuracy)"
+                     if getattr(cls, "protocol", "") == "label_free" else
+                     f"needs a reference: {'yes' if cls.requires_reference else 'no'}"),
                   f"  {'available offline' if ok else 'not available: ' + why}",
                   "  config (key=value overrides):"]
         lines += _fields(m.config) or ["    (none)"]
