@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ledbench.bench.config import canonical_json, sha256_text
-from ledbench.bench.files import atomic_write_bytes
+from ledbench.bench.files import StatMemo, atomic_write_bytes
 from ledbench.bench.imageio import encode_png, read_png_u8
 
 CACHE_FORMAT = 1
@@ -111,6 +111,9 @@ class Cache:
         self.root = Path(root)
         self.stats: Counter = Counter()
         self._reported: set[str] = set()
+        # entries already verified against their digest, by stat stamp (and the input files' hashes, see
+        # ledbench.bench.files.use_stat_memo): a re-run checks that an entry exists without reading it again
+        self.memo = StatMemo(self.root / "stat_memo.json")
 
     def _path(self, kind: str, key: str, suffix: str) -> Path:
         return self.root / kind / key[:2] / f"{key}{suffix}"
@@ -119,7 +122,12 @@ class Cache:
     def _write(self, path: Path, data: bytes) -> None:
         """Entry first, then its digest: a reader never sees a digest for bytes that are not there yet."""
         atomic_write_bytes(path, data)
-        atomic_write_bytes(path.with_name(path.name + DIGEST_SUFFIX), _digest(data).encode())
+        digest = _digest(data)
+        atomic_write_bytes(path.with_name(path.name + DIGEST_SUFFIX), digest.encode())
+        try:
+            self.memo.put(str(path), "verified", path.stat(), digest)
+        except OSError:
+            pass
 
     def _bad(self, path: Path, why: str) -> None:
         """Report a corrupt entry once, remove it (and its digest) and count it; the caller treats it as a miss."""
@@ -159,7 +167,19 @@ class Cache:
         return data
 
     def _has(self, path: Path) -> bool:
-        return self.read_verified(path) is not None
+        """Whether a verified entry exists. An entry verified before (same stat stamp, same digest file) is not
+        read again; a changed one is read and checked in full."""
+        try:
+            st = path.stat()
+            expected = path.with_name(path.name + DIGEST_SUFFIX).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return self.read_verified(path) is not None  # absent, legacy or unreadable: the full path says which
+        if self.memo.get(str(path), "verified", st) == expected:
+            return True
+        if self.read_verified(path) is None:
+            return False
+        self.memo.put(str(path), "verified", st, expected)
+        return True
 
     # -- shared caches ------------------------------------------------------------------------------------------
     @contextlib.contextmanager

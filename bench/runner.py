@@ -598,6 +598,14 @@ class Runner:
 
     # -- the whole run ------------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
+        """Run the benchmark and write the run directory. Input files and cache entries seen unchanged in an earlier
+        run are not hashed or verified again (:class:`ledbench.bench.files.StatMemo`)."""
+        from ledbench.bench.files import use_stat_memo
+
+        with use_stat_memo(self.cache.memo):
+            return self._run()
+
+    def _run(self) -> RunOutcome:
         from ledbench.bench.plans import PlanMemo, environment_fingerprint
         from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_python_numpy
 
