@@ -30,7 +30,7 @@ from typing import Any
 
 from ledbench.bench.config import canonical_json, sha256_text
 
-__all__ = ["PlanMemo", "environment_fingerprint", "cuda_impossible"]
+__all__ = ["PlanMemo", "environment_fingerprint", "cuda_impossible", "installed_packages"]
 
 MAX_ENTRIES = 50_000
 _ENV_PREFIXES = ("LEDBENCH_", "HF_", "HUGGINGFACE_", "TRANSFORMERS_", "YOLO_", "TORCH_HOME", "CUDA_VISIBLE_DEVICES",
@@ -114,10 +114,10 @@ def environment_fingerprint(extra_roots: list[Path] | None = None) -> str | None
             return None
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES))
     return sha256_text(canonical_json({"v": MEMO_FORMAT, "files": sorted(entries), "env": env, "python": sys.executable,
-                                       "version": sys.version, "packages": _installed_packages()}))
+                                       "version": sys.version, "packages": installed_packages()}))
 
 
-def _installed_packages() -> list[str]:
+def installed_packages() -> list[str]:
     """The ``*.dist-info`` names of every site-packages folder (they carry the versions): installing, removing or
     upgrading a package (ultralytics, transformers, torch) changes the fingerprint."""
     names: set[str] = set()

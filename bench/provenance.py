@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import platform
 import subprocess
 import sys
@@ -16,7 +17,15 @@ PACKAGES = ("ledbench", "torch", "torchvision", "numpy", "scikit-image", "opencv
 
 
 def package_versions() -> dict[str, str | None]:
-    """Installed versions of :data:`PACKAGES` (None where one is not installed)."""
+    """Installed versions of :data:`PACKAGES` (None where one is not installed), read again in a process only
+    when the installed packages changed (the ``*.dist-info`` names of site-packages carry the versions)."""
+    from ledbench.bench.plans import installed_packages
+
+    return dict(_package_versions(tuple(installed_packages())))
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions(installed: tuple[str, ...]) -> dict[str, str | None]:
     from importlib import metadata
 
     out = {}

@@ -487,10 +487,11 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     if set(row_fields) & set(col_fields):
         raise ConfigError(f"a field cannot be both a row and a column field: {set(row_fields) & set(col_fields)}")
     agg = aggregate(df)
+    recs = agg.to_dict("records")
     extra = []
     for f in KEY_COLUMNS:  # add a field only where it disambiguates cells
         used = row_fields + col_fields + extra
-        if f not in used and f in agg.columns and agg.groupby(used, sort=False)[f].nunique().max() > 1:
+        if f not in used and f in agg.columns and _varies_within(recs, used, f):
             extra.append(f)
     if extra:  # e.g. task.metric + protocol -> task.protocol.metric
         col_fields = [f for f in KEY_COLUMNS if f in col_fields or f in extra]
@@ -502,7 +503,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         row_keys.sort(key=lambda k: 0 if k[e] in FLOORS else 2 if k[e] == CEILING else 1)
 
     lookup = {}
-    for rec in agg.to_dict("records"):
+    for rec in recs:
         lookup[(tuple(rec[f] for f in row_fields), tuple(rec[f] for f in col_fields))] = rec
     hib = []
     for ck in col_keys:
@@ -562,14 +563,14 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         boot = stats
     stats_note = cost = ""
     if boot is not None and len(boot):
-        stats_note = _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells)
+        stats_note = _apply_bootstrap(boot, recs, row_fields, col_fields, row_keys, col_keys, cells)
         b = boot.attrs.get("bootstrap", {})
         cost = stats_cost(b.get("wall_s"), b.get("run_wall_s"))
     notes += _honest_marks(cells, row_keys, e_pos, hib, decs, bootstrapped=boot is not None and len(boot) > 0)
     present = {rk[e_pos] for rk in row_keys} if e_pos is not None else set()
     excluded = tuple(x for x in exclude_from_ranking if x in present)  # named in the legend
     groups: dict[tuple, tuple[int, list[str]]] = {}
-    for rec in agg.to_dict("records"):
+    for rec in recs:
         key = (str(rec.get("task_kind", "")), str(rec.get("task", "")), str(rec.get("protocol", "")))
         n, ms = groups.get(key, (-1, []))
         if rec.get("metric") not in ms:
@@ -578,6 +579,22 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
     return Table(row_fields, col_fields, row_keys, col_keys, hib, cells, decs, bool(show_stderr) and ci is None,
                  n_runs, excluded, title, notes, ci if boot is not None else None, stats_note, cost, col_info,
                  caption, label, groups, {str(m): bool(h) for m, h in zip(agg["metric"], agg["higher_is_better"])})
+
+
+def _varies_within(recs: list[dict], fields: list[str], f: str) -> bool:
+    """Whether rows that share ``fields`` differ in ``f`` (``groupby(fields)[f].nunique().max() > 1``; missing
+    values are skipped, as there)."""
+    def missing(v: Any) -> bool:
+        return v is None or v != v  # None or NaN
+
+    first: dict[tuple, Any] = {}
+    for r in recs:
+        key, v = tuple(r[k] for k in fields), r[f]
+        if missing(v) or any(missing(k) for k in key):
+            continue
+        if first.setdefault(key, v) != v:
+            return True
+    return False
 
 
 def _column_info(recs: list[dict]) -> dict[str, Any]:
@@ -620,11 +637,12 @@ def _honest_marks(cells, row_keys, e_pos, hib, decs, *, bootstrapped: bool) -> l
     return notes
 
 
-def _apply_bootstrap(boot, agg, row_fields, col_fields, row_keys, col_keys, cells) -> str:
-    """Copy significance, intervals and bootstrap marks onto the cells; returns the caption sentence."""
+def _apply_bootstrap(boot, recs, row_fields, col_fields, row_keys, col_keys, cells) -> str:
+    """Copy significance, intervals and bootstrap marks onto the cells (``recs``: the aggregated rows); returns the
+    caption sentence."""
     lookup = {tuple(str(r.get(k, "")) for k in KEY_COLUMNS): r for r in boot.to_dict("records")}
     full = {}  # a frame without a severity column (written before sweeps) matches severity ""
-    for rec in agg.to_dict("records"):
+    for rec in recs:
         full[(tuple(rec[f] for f in row_fields), tuple(rec[f] for f in col_fields))] = \
             tuple(str(rec.get(k, "")) for k in KEY_COLUMNS)
     unboot, n_enh, bases = [], 0, set()
