@@ -303,7 +303,8 @@ class Cache:
 
     # -- other verified entries (run statistics) ------------------------------------------------------------------
     def get_blob(self, kind: str, key: str, suffix: str = ".json") -> bytes | None:
-        """The verified bytes of entry ``kind/key`` or None (group results and run statistics use it)."""
+        """The verified bytes of entry ``kind/key`` or None (group results, run statistics and report.md's tables
+        use it)."""
         return self.read_verified(self._path(kind, key, suffix))
 
     def put_blob(self, kind: str, key: str, data: bytes, suffix: str = ".json") -> None:
