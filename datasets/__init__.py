@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledbench.bench.config import build_config
+from ledbench.bench.errors import ConfigError
 from ledbench.datasets.registry import DATASETS
 
 __all__ = ["DATASETS", "create_dataset", "dataset_needs_root", "list_datasets", "parse_dataset_spec"]
@@ -42,6 +43,14 @@ def create_dataset(spec: str, **overrides: Any):
     subset = {k: merged.pop(k) for k in Subset.KEYS if k in merged and k not in own}
     subset = {k: (0 if v is None and k == "limit" else build_config(Subset, {k: v}, owner=name).__dict__[k])
               for k, v in subset.items()}
+    unknown = [k for k in merged if k not in own]
+    if unknown:  # the subset keys are valid for every dataset: name them beside the Config's fields
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], [*sorted(own), *Subset.KEYS], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown key {unknown[0]!r}{hint} for dataset {name}; valid keys: {', '.join(sorted(own))}"
+                          f", and for every dataset {', '.join(Subset.KEYS)} (e.g. \"dataset_args={{stride: 2}}\")")
     config = build_config(cls.Config, merged, owner=name)
     dataset = cls(config, name=entry.name)
     dataset.subset = Subset(**subset)  # items are built on first use, so the subset applies to them

@@ -320,6 +320,10 @@ def index_by_id(files: list[Path], root: Path) -> dict[str, Path]:
     return dict(zip(unique_ids(files, root), files))
 
 
+#: how to skip unmatched inputs, as the error messages say it (dataset config key; ``ledbench run`` form)
+MISSING_SKIP = "missing=skip (in ledbench run: \"dataset_args={missing: skip}\")"
+
+
 def pair_by_relative_path(input_root: Path, reference_root: Path, *, missing: str = "error",
                           recursive: bool = True,
                           skipped: list[tuple[str, str]] | None = None) -> list[tuple[str, Path, Path]]:
@@ -343,6 +347,6 @@ def pair_by_relative_path(input_root: Path, reference_root: Path, *, missing: st
         more = f" and {len(lonely) - 3} more" if len(lonely) > 3 else ""
         raise InputError(f"missing reference for {len(lonely)} input image(s): {first}{more} have no counterpart "
                          f"under {str(reference_root)!r} (matched by relative path without suffix); add them or "
-                         "pass missing=skip")
+                         f"pass {MISSING_SKIP}")
     return [(k, inputs[k], refs[k]) for k in inputs if k in refs]
 

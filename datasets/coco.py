@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir
+from ledbench.datasets.base import MISSING_SKIP, Dataset, Item, index_by_id, list_images, natural_key, require_dir
 
 #: COCO-80 contiguous index -> COCO category id (the 91-id scheme with gaps), as used by YOLO / ultralytics.
 COCO80_TO_COCO91: tuple[int, ...] = (
@@ -273,7 +273,7 @@ class CocoDetection(Dataset):
         if absent and cfg.missing == "error":
             more = f" and {len(absent) - 3} more" if len(absent) > 3 else ""
             raise InputError(f"{len(absent)} image(s) listed in {str(ann_path)!r} are missing: "
-                             f"{', '.join(repr(a) for a in absent[:3])}{more}; fix images= or pass missing=skip")
+                             f"{', '.join(repr(a) for a in absent[:3])}{more}; fix images= or pass {MISSING_SKIP}")
         if not items:
             raise InputError(f"no usable images for {str(ann_path)!r} under {str(img_dir)!r}")
         return items

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, require_dir
+from ledbench.datasets.base import MISSING_SKIP, Dataset, Item, index_by_id, list_images, require_dir
 
 DEPTH_SUFFIXES = (".png", ".npy", ".npz", ".tif", ".tiff")
 
@@ -85,7 +85,7 @@ class DepthDataset(Dataset):
             more = f" and {len(lonely) - 3} more" if len(lonely) > 3 else ""
             raise InputError(f"missing depth map for {len(lonely)} image(s): "
                              f"{', '.join(repr(x) for x in lonely[:3])}{more} (looked under {str(depth_dir)!r}, "
-                             "same relative path; .png/.npy/.npz); add them or pass missing=skip")
+                             f"same relative path; .png/.npy/.npz); add them or pass {MISSING_SKIP}")
         if not items:
             raise InputError(f"no image/depth pairs under {str(img_dir)!r} and {str(depth_dir)!r}")
         return items

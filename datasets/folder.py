@@ -59,7 +59,11 @@ class FolderDataset(Dataset):
     def _root(self) -> Path:
         if not self.config.root:
             raise ConfigError(f"dataset {self.name!r} needs a folder: use '{self.name}:/path/to/images'")
-        return require_dir(self.config.root, f"{self.name} folder")
+        root = Path(self.config.root).expanduser()
+        if root.is_file():
+            raise InputError(f"dataset {self.name}:ROOT needs a folder, but {str(root)!r} is a file; pass the folder "
+                             f"that holds it (dataset={self.name}:{root.parent}) or copy the image into a folder")
+        return require_dir(root, "image folder" if self.name == "folder" else f"{self.name} folder")
 
     def _layout(self, root: Path) -> tuple[Path, Path] | None:
         cfg = self.config

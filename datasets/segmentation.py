@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ledbench.bench.errors import ConfigError, InputError
-from ledbench.datasets.base import Dataset, Item, index_by_id, list_images, natural_key, require_dir
+from ledbench.datasets.base import MISSING_SKIP, Dataset, Item, index_by_id, list_images, natural_key, require_dir
 
 #: The 19 Cityscapes evaluation classes, trainId order.
 CITYSCAPES_CLASSES: tuple[str, ...] = (
@@ -150,7 +150,7 @@ class SegmentationDataset(Dataset):
         if lonely and cfg.missing == "error":
             more = f" and {len(lonely) - 3} more" if len(lonely) > 3 else ""
             raise InputError(f"missing mask for {len(lonely)} image(s): {', '.join(repr(x) for x in lonely[:3])}"
-                             f"{more} (looked under {str(mask_dir)!r}); add them or pass missing=skip")
+                             f"{more} (looked under {str(mask_dir)!r}); add them or pass {MISSING_SKIP}")
         if not items:
             raise InputError(f"no image/mask pairs under {str(img_dir)!r} and {str(mask_dir)!r}")
         items.sort(key=lambda it: natural_key(it.id))

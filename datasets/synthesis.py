@@ -404,7 +404,12 @@ def synth_main(sharp_dir: str | os.PathLike, out_dir: str | os.PathLike, overrid
     valid = set(SYNTH_KEYS)
     unknown = set(overrides) - valid
     if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)} for synth; valid keys: {sorted(valid)}")
+        import difflib
+
+        key = sorted(unknown)[0]
+        close = difflib.get_close_matches(key, sorted(valid), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown key {key!r}{hint} for synth; valid keys: {', '.join(sorted(valid))}")
     sev = overrides.get("severity", 3)
     sevs = [int(s) for s in (sev if isinstance(sev, (list, tuple)) else str(sev).split(","))]
     for s in sevs:
