@@ -122,10 +122,17 @@ def choose_run_dir(cfg: RunConfig) -> Path:
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def _shown(value: Any) -> str:
+    """A key's value as the user typed it: ``(1.0, 3.0)`` -> ``1,3``, ``()`` -> ``''``, other values by repr."""
+    if isinstance(value, (tuple, list)):
+        return repr(",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value))
+    return repr(value)
+
+
 def validate_run_config(cfg: RunConfig) -> RunConfig:
     """Raise a one-line :class:`ConfigError` for the first key outside its valid range; return ``cfg``."""
     def bad(key: str, why: str) -> ConfigError:
-        return ConfigError(f"run key {key}={getattr(cfg, key)!r}: {why}")
+        return ConfigError(f"run key {key}={_shown(getattr(cfg, key))}: {why}")
 
     if cfg.limit < 0:
         raise bad("limit", "must be >= 0 (0 means every image)")

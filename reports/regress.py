@@ -58,7 +58,7 @@ def _tol(v: float | str | Tolerance) -> Tolerance:
     except ValueError:
         raise ConfigError(f"bad tolerance {v!r}; use a number in metric units (0.05) or a percentage (2%)") from None
     if not t.value >= 0:
-        raise ConfigError(f"tolerance must be >= 0, got {v!r}")
+        raise ConfigError(f"bad tolerance {v!r}: must be a number >= 0 in metric units (0.05) or a percentage (2%)")
     return t
 
 
@@ -91,6 +91,9 @@ def read_results_file(path: str | Path, what: str = "results"):
     p = Path(path)
     f = p / "results.csv" if p.is_dir() else p
     hint = "pass a run directory (or its results.csv) written by `ledbench run`"
+    if not f.exists():
+        where = f"no run directory {str(p)!r}" if not p.exists() else f"no results.csv in {str(p)!r}"
+        raise InputError(f"{what}: {where}; {hint}")
     if f.is_file():
         try:
             head = f.open("rb").read(4096)
@@ -126,7 +129,8 @@ def check_tolerance_keys(tol: Mapping[str, object], metrics: set[str]) -> None:
     for key in tol:
         if key == "*" or key in metrics or any(fnmatch.fnmatchcase(m, key) for m in metrics):
             continue
-        close = difflib.get_close_matches(key, sorted(metrics), n=3, cutoff=0.6)
+        folded = {m.lower(): m for m in sorted(metrics)}
+        close = [folded[c] for c in difflib.get_close_matches(key.lower(), list(folded), n=3, cutoff=0.6)]
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
             f"; metrics here: {', '.join(sorted(m for m in metrics if '.' not in m)[:12])}"
         raise ConfigError(f"--tol {key}=...: no metric {key!r} in the run or the baseline{hint}")
