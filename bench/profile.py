@@ -27,6 +27,7 @@ the enhancer's Config has a ``clip_random_init`` switch, that switch is set (sam
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import Any
 
@@ -36,10 +37,19 @@ from ledbench.bench.errors import ConfigError, WeightsUnavailable
 PROFILE_KEYS = ("size", "batch", "repeats", "warmup", "device", "threads", "weights", "random_init")
 
 #: Columns of the printed table: (key, header, format).
-TABLE_COLUMNS = (("name", "enhancer", "{}"), ("size", "size", "{}"), ("params_m", "params (M)", "{:.3f}"),
-                 ("frozen_params_m", "frozen (M)", "{:.2f}"), ("gmacs", "GMACs", "{:.2f}"),
-                 ("frozen_gmacs", "of which frozen", "{:.2f}"), ("latency_ms", "latency (ms)", "{:.1f}"),
+#: ``"sig"``: three significant digits, so that a 258-parameter SCI reads 0.000258, not 0.000.
+TABLE_COLUMNS = (("name", "enhancer", "{}"), ("size", "size", "{}"), ("params_m", "params (M)", "sig"),
+                 ("frozen_params_m", "frozen (M)", "sig"), ("gmacs", "GMACs", "sig"),
+                 ("frozen_gmacs", "of which frozen", "sig"), ("latency_ms", "latency (ms)", "sig"),
                  ("peak_mem_mb", "peak mem (MB)", "{:.0f}"), ("random_weights", "random weights", "{}"))
+
+
+def _sig(v: float) -> str:
+    """Three significant digits without exponent: 0.000258, 0.0913, 1.23, 26.1, 1234."""
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}"
+    digits = max(0, 2 - math.floor(math.log10(abs(v))))
+    return f"{v:.{digits}f}"
 
 
 def parse_size(size: Any) -> tuple[int, int]:
@@ -93,6 +103,22 @@ def build_for_profile(name: str, overrides: dict[str, Any] | None = None, device
             raise
         enh = create_enhancer(name, device=device, pretrained=False, clip_random_init=True, **overrides)
     return enh, True
+
+
+def _check_config_keys(name: str, cfg: dict) -> None:
+    """Refuse a key that is neither a profile key nor a config field of ``name`` (did-you-mean over both)."""
+    import difflib
+
+    if "+" in name or not cfg:  # cascades: the stages check their own keys when built
+        return
+    fields = _config_fields(name)
+    for key in cfg:
+        if key in fields:
+            continue
+        close = difflib.get_close_matches(key, [*PROFILE_KEYS, *sorted(fields)], n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"profile: unknown key {key!r}{hint}; profile keys: {', '.join(PROFILE_KEYS)}; "
+                          f"{name} config keys: {', '.join(sorted(fields)) or 'none'}")
 
 
 def _config_fields(name: str) -> set[str]:
@@ -209,6 +235,8 @@ def profile_many(names: str | list[str], overrides: dict | None = None) -> list[
     sizes = parse_sizes(prof.get("size", 256))
     if prof.get("threads"):
         torch.set_num_threads(int(prof["threads"]))
+    for name in name_list:
+        _check_config_keys(name, cfg)
     rows = []
     for name in name_list:
         enh, random_w = build_for_profile(name, cfg, device=str(prof.get("device", "cpu")),
@@ -239,11 +267,15 @@ def format_table(rows: list[dict]) -> str:
             return "-"
         if key.startswith("frozen") and not v:
             return "-"
-        return fmt.format(v)
+        return _sig(v) if fmt == "sig" else fmt.format(v)
 
     body = [[cell(r, k, f) for k, _, f in TABLE_COLUMNS] for r in rows]
+    cpu_rss = any(r.get("peak_mem_kind") == "cpu_process_peak_rss" for r in rows)
+    headers = [("process peak RSS (MB)" if k == "peak_mem_mb" and cpu_rss else h) for k, h, _ in TABLE_COLUMNS]
     note = ("GMACs = FlopCounterMode FLOPs / 2 for one call (attention fast paths disabled so that they are "
             "counted); latency = min over repeats on " + (rows[0].get("device", "cpu") if rows else "cpu")
             + (f", {rows[0].get('torch_threads')} thread(s)" if rows else ""))
-    return tabulate(body, headers=[h for _, h, _ in TABLE_COLUMNS], tablefmt="github",
-                    disable_numparse=True) + "\n" + note
+    if cpu_rss:
+        note += ("\nprocess peak RSS: the whole process's peak so far (Python, libraries and the rows above "
+                 "included), an upper bound; it never decreases down the table")
+    return tabulate(body, headers=headers, tablefmt="github", disable_numparse=True) + "\n" + note
