@@ -205,7 +205,10 @@ def _read_yaml(path: Path, depth: int = 0) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"run file {str(path)!r} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"run file {str(path)!r} is not valid YAML ({where}{what})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"run file {str(path)!r} must be a mapping of keys to values")
     inc = data.pop("include", None)

@@ -60,7 +60,8 @@ class LOLBlur(Dataset):
                 raise ConfigError(f"lolblur folder {name!r} is not a LOL-Blur folder; choose from {list(FOLDERS)}")
         if cfg.missing not in ("error", "skip"):
             raise ConfigError(f"lolblur.missing must be 'error' or 'skip', got {cfg.missing!r}")
-        root = require_dir(cfg.root, "LOL-Blur folder")
+        root = require_dir(cfg.root, "LOL-Blur folder",
+                           "Pass the folder holding test/ and train/ (after a run file: dataset=lolblur:/data/LOLBlur)")
         if (root / cfg.split).is_dir():
             return root / cfg.split
         if (root / cfg.input).is_dir():

@@ -114,3 +114,14 @@ def test_profile_table_keeps_small_models_readable():
     assert rows[0]["params_m"] * 1e6 == 258
     table = P.format_table(rows)
     assert "| 0.000258 " in table and "process peak RSS (MB)" in table, table
+
+
+def test_bad_yaml_and_placeholder_dataset_are_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("enhancers: [identity\n")
+    line = _one_line_error(_cli(tmp_path / "home", "run", str(bad)))
+    assert "not valid YAML (line 2, column 1:" in line, line
+    placeholder = tmp_path / "lb.yaml"
+    placeholder.write_text('dataset: "lolblur:PATH/TO/LOLBlur"\nenhancers: [identity]\ntasks: [quality]\n')
+    line = _one_line_error(_cli(tmp_path / "home", "run", str(placeholder), f"out={tmp_path / 'r'}"))
+    assert "does not exist" in line and "dataset=lolblur:" in line, line
