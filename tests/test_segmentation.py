@@ -181,7 +181,7 @@ def test_espnetv2_pascal_tag_batched():
 
 # -- SegFormer and YOLO-seg, tiny random models offline ----------------------------------------------------------
 
-def test_tiny_segformer_end_to_end(tmp_path):
+def test_tiny_segformer_end_to_end(tmp_path, monkeypatch):
     import torch
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
@@ -209,9 +209,35 @@ def test_tiny_segformer_end_to_end(tmp_path):
         logits = model(pixel_values=x).logits
     ref = torch.nn.functional.interpolate(logits, size=(40, 56), mode="bilinear", align_corners=False)[0].argmax(0)
     assert np.array_equal(out[0]["mask"], ref.numpy())
+    monkeypatch.setattr("ledbench.tasks.segmentation.UPSAMPLE_BUDGET_BYTES", 1)  # one class at a time
+    assert np.array_equal(seg.predict([img])[0]["mask"], ref.numpy())
     m = create_metric("miou", num_classes=4)
     m.update(out[0], out[0], "a")
     assert m.compute()["miou"] == 1.0
+
+
+@pytest.mark.parametrize("budget", [1, 5 * 4 * 37 * 53, 1 << 30])
+def test_upsampled_argmax_equals_full_upsample_argmax(budget):
+    """Classes upsampled a chunk at a time (1, 5 or all 23 per chunk) give the mask of upsampling all of them at
+    once. A chunk is interpolated with other SIMD lanes than the whole stack (values differ by <= 1e-6), so near-exact
+    ties may go either way: integer logits (many ties) agree wherever the top two classes differ by more than that,
+    and one chunk (what images under the memory budget get) is bit-identical."""
+    import torch
+    from torch.nn import functional as F
+
+    from ledbench.tasks.segmentation import upsampled_argmax
+
+    rng = np.random.default_rng(0)
+    for logits in (rng.normal(0, 3, (23, 9, 13)), rng.integers(0, 4, (23, 9, 13))):
+        logits = torch.from_numpy(logits.astype(np.float32))
+        up = F.interpolate(logits[None], size=(37, 53), mode="bilinear", align_corners=False)[0]
+        top2 = up.topk(2, dim=0).values
+        clear = (top2[0] - top2[1]) > 1e-5
+        got = upsampled_argmax(logits, (37, 53), budget)
+        assert torch.equal(got[clear], up.argmax(0)[clear])
+        if budget == 1 << 30:
+            assert torch.equal(got, up.argmax(0))
+    assert clear.float().mean() > 0.5  # the check is not vacuous
 
 
 def test_segformer_unavailable_is_clear(tmp_path, monkeypatch):
