@@ -35,9 +35,22 @@ from ledbench.bench.errors import InputError
 from ledbench.tasks.metrics import PerImageMetric
 
 
+def unit_float(x, role: str = "image") -> np.ndarray:
+    """An image (or ``{"image": ...}``) as float64, refusing the usual scale mistake: integer pixels (uint8 0..255)
+    or floats far above 1 would give plausible-looking but wrong scores (PSNR of uint8 input: about -22 dB)."""
+    arr = np.asarray(x["image"] if isinstance(x, dict) else x)
+    if arr.dtype.kind in "iub":
+        raise InputError(f"the {role} has dtype {arr.dtype}; quality metrics take float RGB in [0, 1]: pass "
+                         "img / 255.0 (or ledbench.bench.imageio.from_uint8(img))")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.size and np.nanmax(arr) > 1.5:
+        raise InputError(f"the {role} has values up to {np.nanmax(arr):.4g}; quality metrics take float RGB in "
+                         "[0, 1]: divide 0..255 images by 255")
+    return arr
+
+
 def _pair(pred, target) -> tuple[np.ndarray, np.ndarray]:
-    pred = np.asarray(pred["image"] if isinstance(pred, dict) else pred, dtype=np.float64)
-    target = np.asarray(target["image"] if isinstance(target, dict) else target, dtype=np.float64)
+    pred, target = unit_float(pred, "prediction"), unit_float(target, "reference")
     if pred.shape != target.shape:
         raise InputError(f"prediction {pred.shape} and reference {target.shape} differ in shape")
     return pred, target
@@ -45,7 +58,7 @@ def _pair(pred, target) -> tuple[np.ndarray, np.ndarray]:
 
 def rgb_image(x) -> np.ndarray:
     """An H x W x 3 image (or ``{"image": ...}``) as float64; anything else is an :class:`InputError`."""
-    arr = np.asarray(x["image"] if isinstance(x, dict) else x, dtype=np.float64)
+    arr = unit_float(x)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise InputError(f"quality metrics expect H x W x 3 RGB images, got shape {arr.shape}")
     return arr

@@ -240,3 +240,17 @@ def test_registry_lists_quality_extra_metrics():
         assert n in names
     assert metric_directions("lpips") == {"lpips": False}
     assert metric_directions("ssim_lednet") == {"ssim_lednet": True}
+
+
+@pytest.mark.parametrize("name", ["psnr", "ssim", "psnr_y", "niqe"])
+def test_integer_or_0_255_images_are_refused_not_scored(name):
+    """uint8 pixels (or floats on a 0..255 scale) would give a plausible wrong number (PSNR about -22 dB): one line
+    says to divide by 255; the same images in [0, 1] score normally."""
+    img = (np.random.default_rng(0).random((96, 192, 3)) * 255).astype(np.uint8)
+    metric = create_metric(name)
+    for bad in (img, img.astype(np.float32)):
+        with pytest.raises(InputError, match="255"):
+            metric(bad, bad) if metric.requires_reference else metric(bad)
+    good = img / 255.0
+    value = metric(good, good) if metric.requires_reference else metric(good)
+    assert np.isfinite(value) or value == np.inf
