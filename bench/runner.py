@@ -528,10 +528,22 @@ class Runner:
                     if (task.name, mname) in explained or mname in skipped_metrics:
                         continue
                     if (name, task.name) in failed or (name, "") in failed:  # its own units, or the enhancer's
-                        why = "every unit failed (see errors in manifest.json)"
+                        why = "every unit failed: " + self._first_error(name, task.name, mname)
                     else:
                         why = "no image could be scored"
                     self._not_scored(name, task.name, mname, why)
+
+    def _first_error(self, enhancer: str, task: str, metric: str) -> str:
+        """The first recorded error behind an empty cell (its metric's, else its task's, else its enhancer's), with
+        how many units failed: the reason a user needs without opening manifest.json."""
+        mine = [e for e in self.errors if e["enhancer"] == enhancer and e.get("task", "") in (task, "")]
+        first = next((e for e in mine if e.get("metric") == metric), None) or \
+            next((e for e in mine if e.get("task") == task), None) or (mine[0] if mine else None)
+        if first is None:
+            return "see errors in manifest.json"
+        where = f"{first.get('stage', '?')} of {first.get('item', '?')}"
+        more = f"; {len(mine) - 1} more in manifest.json" if len(mine) > 1 else ""
+        return f"{first.get('error', '?')} ({where}{more})"
 
     def _not_scored(self, enhancer: str, task: str, metric: str, reason: str) -> None:
         self.not_scored.append({"enhancer": enhancer, "task": task, "metric": metric, "reason": reason})
