@@ -25,6 +25,8 @@ class WeightedPlugin:
     #: True for models that load an external source themselves (a Hugging Face folder, an ultralytics .pt/.yaml):
     #: ``weights=`` other than a tag is then kept as ``explicit_weights`` instead of being resolved as a file here
     external_weights: ClassVar[bool] = False
+    #: False for methods with nothing to load (classical enhancers): ``weights=`` is then an error, never ignored
+    accepts_weights: ClassVar[bool] = True
     summary: ClassVar[str] = ""
 
     def _init_plugin(self, config: Any, name: str | None, tag: str | None, weights: str | None, download: bool,
@@ -41,6 +43,9 @@ class WeightedPlugin:
         self.weights_sha256: str | None = None
         self.download = download
         self.explicit_weights: str | None = None
+        if weights is not None and not self.accepts_weights:
+            raise ConfigError(f"{self.name} has no weights to load ({type(self).__name__} is not a learned model): "
+                              f"remove weights={weights}")
         if weights is not None and weights in self.weights_tags:
             self.tag, weights = weights, None
         elif weights is not None and self.external_weights:

@@ -170,6 +170,8 @@ def is_out_of_memory(exc: BaseException) -> bool:
 class NumpyEnhancer(Enhancer):
     """An enhancer written per image with numpy / scikit-image: implement :meth:`enhance_array`."""
 
+    accepts_weights = False
+
     def enhance_array(self, img):
         """``img``: H x W x 3 float64 RGB in [0, 1] -> same shape (values outside [0, 1] are clipped)."""
         raise NotImplementedError

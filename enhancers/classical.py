@@ -17,6 +17,7 @@ class Identity(Enhancer):
     """Returns the input unchanged: the 'raw degraded input' row (the floor of every table)."""
 
     summary = "no enhancement (the degraded input as is)"
+    accepts_weights = False
 
     def _enhance(self, x):
         return x.clone()
