@@ -20,15 +20,31 @@ Conventions:
 - **Intervals.** ``method="percentile"`` (linear-interpolated quantiles of the bootstrap distribution, as scipy) or
   ``"bca"`` (bias-corrected and accelerated, Efron & Tibshirani 1993 §14.3, acceleration from the jackknife, as
   scipy). ``delta = value(enhancer) - value(baseline)`` with its interval from the paired replicates.
-- **p-value.** Two-sided bootstrap p-value of ``delta = 0``: ``min(1, 2 min(P*(delta <= 0), P*(delta >= 0)))``
-  with the ``+1`` correction of Davison & Hinkley (1997, eq. 4.11): ``(1 + #{delta* <= 0}) / (B + 1)``; it is
-  below ``1 - level`` when the percentile interval excludes 0. ``p_holm``: Holm's step-down adjustment across the
-  enhancers compared with the baseline in the column (Holm 1979); ``significant = p_holm < 1 - level``.
+- **p-value** of ``delta = 0`` (column ``test`` says which test gave it):
+
+  * ``sign-flip exact`` for a per-image mean column with ``n <= exact_max_n`` images (default 12): the exact
+    two-sided paired randomisation test (Fisher's sign-flip test; P. Good, *Permutation Tests*, Springer;
+    Dror et al. 2018, *The Hitchhiker's Guide to Testing Statistical Significance in NLP*, ACL): under the null
+    each per-image difference ``d_i`` to the baseline is as likely as ``-d_i``, so ``p`` = share of the ``2^n``
+    sign patterns whose ``|mean(s_i d_i)|`` reaches ``|mean(d_i)|`` (a relative tolerance of 1e-9 absorbs
+    rounding). All patterns are enumerated (4,096 at n = 12); it equals ``scipy.stats.permutation_test`` with
+    ``permutation_type="samples"`` and exact enumeration. Its smallest value is ``2 / 2^n`` (0.25 at n = 3): the
+    percentile bootstrap p below is anti-conservative at such n (it reports 0.001 with 3 images).
+  * ``bootstrap`` above ``exact_max_n`` and for dataset-level columns: ``min(1, 2 min(P*(delta <= 0),
+    P*(delta >= 0)))`` with the ``+1`` correction of Davison & Hinkley (1997, eq. 4.11): ``(1 + #{delta* <= 0}) /
+    (B + 1)``; it is below ``1 - level`` when the percentile interval excludes 0.
+  * none (NaN) for a dataset-level column (mAP, mIoU: no per-image additive differences, so no sign-flip test)
+    with ``n < min_n_for_level(level)`` images (6 at level 0.95: ``2 / 2^5 = 0.0625``): no paired randomisation
+    test can reach the level there; ``note`` says so.
+
+  ``p_holm``: Holm's step-down adjustment across the enhancers compared with the baseline in the column (Holm
+  1979); ``significant = p_holm < 1 - level``.
 - **Rank stability.** Over the ranked enhancers (floor and ceiling excluded, as in the tables): ``p_best`` = share
   of replicates in which the enhancer is best (ties shared), ``mean_rank`` (1 = best, ties averaged). ``mark``:
   1 on the best row when it beats the second in at least ``(1 + level) / 2`` of the replicates (the paired
   interval of their difference excludes 0), 2 on the second when, in addition, it beats the third the same way;
-  no mark when the top two are indistinguishable.
+  no mark when the top two are indistinguishable, and none at all with ``n < min_n_for_level(level)`` images
+  (the same bound as above; ``note`` says so).
 
     boot = bootstrap_run("runs/default")                    # one row per results row, with ci_low ... mark
     cmp = compare("runs/default", "sci.medium", "gamma")      # paired comparison of two enhancers
@@ -70,9 +86,11 @@ __all__ = [
     "kendall_tau_b",
     "load_run",
     "load_sufficient_stats",
+    "min_n_for_level",
     "p_value",
     "resample_counts",
     "save_sufficient_stats",
+    "sign_flip_p",
     "spearman_rho",
     "statistics_for_run",
     "sufficient_stats_file",
@@ -84,23 +102,31 @@ __all__ = [
 COLUMN_KEYS = ["dataset", "split", "task_kind", "task", "protocol", "metric", "severity"]
 _METRIC = COLUMN_KEYS.index("metric")
 STAT_COLUMNS = ["ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high", "p_value", "p_holm", "significant",
-                "p_best", "mean_rank", "mark", "n_boot_images"]
+                "test", "p_best", "mean_rank", "mark", "n_boot_images"]
 CEILING = "reference"
 FLOORS = ("identity", "input")
 METHODS = ("percentile", "bca")
 STATS_DIR = "stats"
 STATS_FORMAT = 1
+EXACT_TEST = "sign-flip exact"  # the ``test`` column: which test gave ``p_value``
+BOOT_TEST = "bootstrap"
+MAX_EXACT_N = 16  # 2^16 sign patterns at most
 
 
 @dataclass(frozen=True)
 class BootstrapSettings:
-    """Bootstrap parameters; recorded with the statistics (``statistics.json`` / the run manifest)."""
+    """Bootstrap parameters; recorded with the statistics (``statistics.json`` / the run manifest).
+
+    ``exact_max_n``: per-image mean columns with at most this many images get the exact sign-flip p-value instead of
+    the bootstrap one (module docstring; 0 turns it off, at most 16).
+    """
 
     n_resamples: int = 2000
     level: float = 0.95
     seed: int = 0
     method: str = "percentile"
     baseline: str = "identity"
+    exact_max_n: int = 12
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -109,6 +135,8 @@ class BootstrapSettings:
             raise ConfigError(f"confidence level must be in (0, 1), got {self.level}")
         if self.n_resamples < 10:
             raise ConfigError(f"n_resamples must be at least 10, got {self.n_resamples}")
+        if not 0 <= self.exact_max_n <= MAX_EXACT_N:
+            raise ConfigError(f"exact_max_n must be in 0..{MAX_EXACT_N} (2^n sign patterns), got {self.exact_max_n}")
 
 
 # --------------------------------------------------------------------------------------------------- numerics
@@ -196,6 +224,31 @@ def p_value(delta_b: np.ndarray) -> np.ndarray:
     hi = (1.0 + (d >= 0).sum(-1)) / (b + 1.0)
     p = np.minimum(1.0, 2.0 * np.minimum(lo, hi))
     return np.where(np.isnan(d).any(-1), np.nan, p)
+
+
+def sign_flip_p(diff: np.ndarray) -> np.ndarray:
+    """Exact two-sided paired sign-flip p-value of ``mean = 0`` for ``(..., n)`` per-image differences: the share of
+    the ``2^n`` sign patterns ``s`` with ``|mean(s * d)| >= |mean(d)|`` (module docstring); NaN where a row holds
+    NaN. Enumerates every pattern, so keep ``n`` small (at most 16)."""
+    d = np.asarray(diff, dtype=np.float64)
+    n = d.shape[-1]
+    if n > MAX_EXACT_N:
+        raise ConfigError(f"the exact sign-flip test enumerates 2^n patterns; n={n} is over {MAX_EXACT_N}")
+    signs = 1.0 - 2.0 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)  # (2^n, n), row 0: all +1
+    flipped = np.abs(d @ signs.T) / n  # (..., 2^n)
+    observed = np.abs(d.mean(-1, keepdims=True))
+    tol = 1e-9 * np.abs(d).mean(-1, keepdims=True)  # rounding of the n-term sums, not a real difference
+    p = (flipped >= observed - tol).mean(-1)
+    return np.where(np.isnan(d).any(-1), np.nan, p)
+
+
+def min_n_for_level(level: float) -> int:
+    """Smallest image count at which a two-sided paired randomisation test can reach ``p < 1 - level``: its
+    smallest p-value is ``2 / 2^n`` (6 at level 0.95)."""
+    n = 1
+    while 2.0 ** (1 - n) >= 1.0 - level:
+        n += 1
+    return n
 
 
 def holm(p: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -546,11 +599,15 @@ def _column_stats(col: _Column, s: BootstrapSettings, ranked_exclude: Sequence[s
     n = col.n
     nan = math.nan
     out = {name: {"value_boot": nan, "ci_low": nan, "ci_high": nan, "delta": nan, "delta_ci_low": nan,
-                  "delta_ci_high": nan, "p_value": nan, "p_holm": nan, "significant": False, "p_best": nan,
-                  "mean_rank": nan, "mark": 0, "n_boot_images": n, "dataset_level": col.dataset_level}
-           for name in col.enhancers}
+                  "delta_ci_high": nan, "p_value": nan, "p_holm": nan, "significant": False, "test": "",
+                  "p_best": nan, "mean_rank": nan, "mark": 0, "n_boot_images": n, "dataset_level": col.dataset_level,
+                  "note": ""} for name in col.enhancers}
     if n < 2:
         return out
+    n_min = min_n_for_level(s.level)
+    few = n < n_min  # no paired test can reach the level: no p for dataset-level columns, no best / second mark
+    few_note = (f"n={n} < {n_min}: no paired test can reach p < {1 - s.level:.2g} (the exact sign-flip test's "
+                f"smallest p is 2/2^n = {2.0 ** (1 - n):.3g})")
     w = resample_counts(n, s.n_resamples, s.seed)
     theta_b = col.evaluate(w)
     theta_hat = col.point()
@@ -564,7 +621,7 @@ def _column_stats(col: _Column, s: BootstrapSettings, ranked_exclude: Sequence[s
         d_b = theta_b - theta_b[b]
         d_hat = theta_hat - theta_hat[b]
         d_lo, d_hi = bootstrap_interval(d_b, d_hat, s.level, s.method, None if jack is None else jack - jack[b])
-        p = p_value(d_b)
+        p, test = _p_values(col, b, d_b, s, few)
         p[b] = nan
         p_adj = holm(p)
         for i, name in enumerate(col.enhancers):
@@ -573,7 +630,7 @@ def _column_stats(col: _Column, s: BootstrapSettings, ranked_exclude: Sequence[s
                 continue
             out[name].update(delta=float(d_hat[i]), delta_ci_low=float(d_lo[i]), delta_ci_high=float(d_hi[i]),
                              p_value=float(p[i]), p_holm=float(p_adj[i]),
-                             significant=bool(p_adj[i] < 1.0 - s.level))
+                             significant=bool(p_adj[i] < 1.0 - s.level), test=test if math.isfinite(p[i]) else "")
     ranked = [i for i, name in enumerate(col.enhancers) if name not in ranked_exclude]
     if len(ranked) >= 2:
         sign = 1.0 if col.higher else -1.0
@@ -590,16 +647,30 @@ def _column_stats(col: _Column, s: BootstrapSettings, ranked_exclude: Sequence[s
 
         for r, i in enumerate(ranked):
             out[col.enhancers[i]].update(p_best=float(p_best[r]), mean_rank=float(mean_rank[r]))
-        if beats(order[0], order[1]) >= need:
+        if not few and beats(order[0], order[1]) >= need:
             out[col.enhancers[ranked[order[0]]]]["mark"] = 1
             if len(order) == 2 or beats(order[1], order[2]) >= need:
                 out[col.enhancers[ranked[order[1]]]]["mark"] = 2
+    if few:
+        what = "no p-value (dataset-level metric) and no" if col.dataset_level and base is not None else "no"
+        for name in col.enhancers:
+            out[name]["note"] = f"{few_note}; {what} best / second mark"
     return out
+
+
+def _p_values(col: _Column, b: int, d_b: np.ndarray, s: BootstrapSettings, few: bool) -> tuple[np.ndarray, str]:
+    """p-values of every enhancer's difference to row ``b`` and the test that gave them (module docstring)."""
+    if not col.dataset_level and col.n <= s.exact_max_n:
+        return sign_flip_p(col.values - col.values[b]), EXACT_TEST
+    if col.dataset_level and few:
+        return np.full(len(col.enhancers), math.nan), ""
+    return p_value(d_b), BOOT_TEST
 
 
 def bootstrap_table(results, per_image, suff: dict[tuple, SufficientStats] | None = None, *,
                     baseline: str | None = "identity", n_resamples: int = 2000, level: float = 0.95, seed: int = 0,
-                    method: str = "percentile", exclude_from_ranking: Sequence[str] = (*FLOORS, CEILING)):
+                    method: str = "percentile", exclude_from_ranking: Sequence[str] = (*FLOORS, CEILING),
+                    exact_max_n: int = 12):
     """Paired bootstrap statistics for every results row of one run (see the module docstring).
 
     Args:
@@ -607,6 +678,7 @@ def bootstrap_table(results, per_image, suff: dict[tuple, SufficientStats] | Non
         suff: :func:`load_sufficient_stats` of the run (dataset-level metrics); without it those columns get NaN.
         baseline: the row differences are taken against (default the degraded input; ``input`` counts as
             ``identity``); None: no differences.
+        exact_max_n: per-image mean columns with at most this many images get the exact sign-flip p-value.
 
     Returns:
         DataFrame: the key columns, ``value`` (the table's), ``value_boot`` (the statistic on the bootstrapped
@@ -618,7 +690,7 @@ def bootstrap_table(results, per_image, suff: dict[tuple, SufficientStats] | Non
     from ledbench.bench.results import normalize_columns
 
     t0 = time.perf_counter()
-    s = BootstrapSettings(int(n_resamples), float(level), int(seed), method, baseline or "")
+    s = BootstrapSettings(int(n_resamples), float(level), int(seed), method, baseline or "", int(exact_max_n))
     results = normalize_columns(results)
     cols, skipped = build_columns(results, per_image, suff)
     records = []
@@ -632,17 +704,24 @@ def bootstrap_table(results, per_image, suff: dict[tuple, SufficientStats] | Non
             row["value"] = float(rec["value"])
             st = stats.get(rec["enhancer"])
             if st is None:
-                st = {"value_boot": math.nan, **{c: math.nan for c in STAT_COLUMNS}, "significant": False, "mark": 0,
-                      "n_boot_images": 0, "dataset_level": False}
-            row.update(st)
+                st = {"value_boot": math.nan, **{c: math.nan for c in STAT_COLUMNS}, "significant": False, "test": "",
+                      "mark": 0, "n_boot_images": 0, "dataset_level": False}
+            note = st.get("note", "")
+            row.update({k: v for k, v in st.items() if k != "note"})
             row["baseline"] = base or ""
-            row["note"] = skipped.get(key, "") if rec["enhancer"] != CEILING else "ceiling: not compared"
+            row["note"] = (skipped.get(key) or note) if rec["enhancer"] != CEILING else "ceiling: not compared"
             records.append(row)
     df = pd.DataFrame.from_records(records)
     df.attrs["bootstrap"] = {"n_resamples": s.n_resamples, "level": s.level, "seed": s.seed, "method": s.method,
                              "baseline": baseline, "resampling": "paired over images, numpy default_rng(seed)",
+                             "exact_max_n": s.exact_max_n, "p_value": _P_VALUE_NOTE,
                              "wall_s": round(time.perf_counter() - t0, 4)}
     return df
+
+
+_P_VALUE_NOTE = ("exact paired sign-flip test for per-image mean columns with n <= exact_max_n images, paired "
+                 "bootstrap otherwise; none for dataset-level columns below the n at which the level is reachable "
+                 "(column test)")
 
 
 # --------------------------------------------------------------------------------------------------- run level
@@ -698,17 +777,20 @@ def write_statistics(run_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
 
 
 def compare(run: str | Path | RunData, a: str, b: str, metrics: Sequence[str] | str | None = None, *,
-            n_resamples: int = 2000, level: float = 0.95, seed: int = 0, method: str = "percentile"):
+            n_resamples: int = 2000, level: float = 0.95, seed: int = 0, method: str = "percentile",
+            exact_max_n: int = 12):
     """Paired comparison of enhancers ``a`` and ``b`` in every column where both have results.
 
-    Returns a DataFrame per column: ``value_a``, ``value_b``, ``delta`` (a - b), ``ci_low``, ``ci_high``,
-    ``p_value``, ``better`` (a, b or "" when the interval contains 0), ``a_wins`` / ``b_wins`` / ``ties`` (images
-    where the per-image score favours each, direction-aware) and ``n_images``.
+    Returns a DataFrame per column: ``value_a``, ``value_b``, ``delta`` (a - b), ``ci_low``, ``ci_high`` (bootstrap),
+    ``p_value`` and ``test`` (the exact sign-flip test for a per-image mean column with ``n <= exact_max_n``, else
+    the bootstrap; NaN and "" for a dataset-level column with too few images to reach the level: module docstring),
+    ``better`` (a, b, or "" when the interval contains 0 or ``p >= 1 - level``), ``a_wins`` / ``b_wins`` / ``ties``
+    (images where the per-image score favours each, direction-aware) and ``n_images``.
     """
     import pandas as pd
 
     rd = run if isinstance(run, RunData) else load_run(run)
-    s = BootstrapSettings(int(n_resamples), float(level), int(seed), method, a)
+    s = BootstrapSettings(int(n_resamples), float(level), int(seed), method, a, int(exact_max_n))
     names = set(rd.results["enhancer"])
     for e in (a, b):
         if e not in names:
@@ -742,18 +824,20 @@ def compare(run: str | Path | RunData, a: str, b: str, metrics: Sequence[str] | 
             j = col.jackknife()
             jack = j[0] - j[1]
         lo, hi = bootstrap_interval(d_b, d_hat, s.level, s.method, jack)
-        p = float(p_value(d_b))
+        p_ab, test = _p_values(col, 1, np.stack([d_b, np.zeros_like(d_b)]), s, col.n < min_n_for_level(s.level))
+        p = float(p_ab[0])
         sign = 1.0 if col.higher else -1.0
-        better = "" if lo <= 0 <= hi else (a if sign * d_hat > 0 else b)
+        better = "" if lo <= 0 <= hi or not p < 1.0 - s.level else (a if sign * d_hat > 0 else b)
         wins = {"a_wins": -1, "b_wins": -1, "ties": -1}
         if col.per_image is not None and np.isfinite(col.per_image).all():
             diff = sign * (col.per_image[0] - col.per_image[1])
             wins = {"a_wins": int((diff > 0).sum()), "b_wins": int((diff < 0).sum()), "ties": int((diff == 0).sum())}
         rec.update(value_a=float(hat[0]), value_b=float(hat[1]), delta=float(d_hat), ci_low=float(lo),
-                   ci_high=float(hi), p_value=p, better=better, **wins)
+                   ci_high=float(hi), p_value=p, test=test if math.isfinite(p) else "", better=better, **wins)
         rows.append(rec)
     df = pd.DataFrame(rows)
-    df.attrs["bootstrap"] = {"n_resamples": s.n_resamples, "level": s.level, "seed": s.seed, "method": s.method}
+    df.attrs["bootstrap"] = {"n_resamples": s.n_resamples, "level": s.level, "seed": s.seed, "method": s.method,
+                             "exact_max_n": s.exact_max_n}
     df.attrs["skipped"] = {"/".join(map(str, k)): v for k, v in skipped.items()}
     df.attrs["enhancers"] = (a, b)
     return df
@@ -775,17 +859,25 @@ def format_compare(df) -> str:
         d = 3 if max(abs(r["value_a"]), abs(r["value_b"])) < 10 else 2
         wins = (f"{r['a_wins']}/{r['ties']}/{r['b_wins']}" if r.get("a_wins", -1) >= 0
                 else "n/a")
+        p = r["p_value"]
+        p_txt = "n/a" if not math.isfinite(p) else f"{p:.3f}" + ("*" if r.get("test") == EXACT_TEST else "")
         body.append([label, f"{r['value_a']:.{d}f}", f"{r['value_b']:.{d}f}", f"{r['delta']:+.{d}f}",
-                     f"[{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]", f"{r['p_value']:.3f}", r["better"] or "-",
-                     wins])
+                     f"[{r['ci_low']:+.{d}f}, {r['ci_high']:+.{d}f}]", p_txt, r["better"] or "-", wins])
     widths = [max(len(str(x[k])) for x in [head] + body) for k in range(len(head))]
     lines = ["  ".join(str(x[k]).ljust(widths[k]) if k in (0, 6) else str(x[k]).rjust(widths[k])
                        for k in range(len(head))).rstrip() for x in [head] + body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n = int(df["n_images"].max()) if "n_images" in df.columns and len(df) else 0
+    tests = set(df["test"].dropna()) if "test" in df.columns else set()
+    exact = f"*: exact paired sign-flip test (per-image means, n <= {bs.get('exact_max_n')}), otherwise the paired "
+    p_how = "two-sided p-value (not corrected for multiple comparisons): " + \
+        (exact + "bootstrap" if EXACT_TEST in tests else "paired bootstrap")
+    if "" in tests:
+        p_how += (f"; n/a: a dataset-level metric over fewer than {min_n_for_level(bs.get('level', 0.95))} images, "
+                  "where no paired test can reach the level")
     lines.append(f"paired bootstrap over up to {n} images: {bs.get('n_resamples')} resamples, seed {bs.get('seed')}, "
-                 f"{bs.get('method')} {lvl}% interval of {a} - {b}; p: two-sided bootstrap p-value (not corrected "
-                 "for multiple comparisons); wins: images where the per-image score favours each (direction-aware).")
+                 f"{bs.get('method')} {lvl}% interval of {a} - {b}; p: {p_how}; better: interval and p agree; wins: "
+                 "images where the per-image score favours each (direction-aware).")
     for k, v in df.attrs.get("skipped", {}).items():
         lines.append(f"skipped {k}: {v}")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ different seeds the two must agree within Monte-Carlo error (also checked).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -363,3 +364,107 @@ def test_statistics_for_run_in_memory_equals_run_directory(tmp_path):
     ref = st.bootstrap_run(run, n_resamples=200)
     pd.testing.assert_frame_equal(boot, ref)
     assert set(out) == {"statistics.csv"} and entry["n_resamples"] == 200 and entry["seed"] == 0
+
+
+# --------------------------------------------------------------------------------------------------- small n
+
+
+def _brute_force_sign_flip_p(d) -> float:
+    """Every sign pattern written out, in exact rational arithmetic (integer data: no rounding, no tolerance)."""
+    from fractions import Fraction
+
+    d = [Fraction(int(v)) for v in d]
+    observed = abs(sum(d))
+    hits = sum(abs(sum(s * v for s, v in zip(signs, d))) >= observed
+               for signs in itertools.product((1, -1), repeat=len(d)))
+    return hits / 2 ** len(d)
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_sign_flip_p_equals_brute_force_enumeration(n):
+    rng = np.random.default_rng(20 + n)
+    for _ in range(30):  # small integers: many exact ties between patterns, zeros included
+        d = rng.integers(-4, 5, n).astype(float)
+        assert st.sign_flip_p(d) == _brute_force_sign_flip_p(d), d
+        scale = rng.uniform(0.01, 50.0)  # the same test on rescaled (non-integer) values: ties kept by the tolerance
+        assert st.sign_flip_p(d * scale / 7.0) == _brute_force_sign_flip_p(d), (d, scale)
+    rows = rng.integers(-9, 10, (4, n)).astype(float)  # vectorised over leading axes
+    np.testing.assert_array_equal(st.sign_flip_p(rows), [_brute_force_sign_flip_p(r) for r in rows])
+
+
+@pytest.mark.parametrize("n", [3, 5, 8, 12])
+def test_sign_flip_p_equals_scipy_exact_permutation_test(n):
+    rng = np.random.default_rng(40 + n)
+    for shift in (0.0, 0.4, 1.5):
+        x, y = rng.normal(shift, 1.0, n), rng.normal(0.0, 1.0, n)
+        ref = sps.permutation_test((x, y), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                                   permutation_type="samples", vectorized=True, n_resamples=np.inf,
+                                   alternative="two-sided")
+        assert st.sign_flip_p(x - y) == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_two_or_three_images_are_never_significant_although_the_bootstrap_says_so():
+    d = np.array([[5.0, 5.1], [5.0, 5.1]])
+    assert (st.sign_flip_p(d) == 0.5).all()  # 2 of the 4 patterns reach |mean|: 2/2^2
+    col = _mean_column([[10.0, 11.0, 12.0], [15.0, 16.1, 17.3], [12.0, 13.5, 14.2]])
+    w = st.resample_counts(3, 2000, 0)
+    th = col.evaluate(w)
+    assert st.p_value(th[1] - th[0]) < 0.01  # the percentile bootstrap: anti-conservative at n = 3
+    out = st._column_stats(col, st.BootstrapSettings(baseline="e0"), ranked_exclude=("e0",))
+    for e in ("e1", "e2"):
+        assert out[e]["p_value"] == 0.25 and out[e]["p_holm"] == 0.5 and not out[e]["significant"]
+        assert out[e]["test"] == st.EXACT_TEST
+        assert out[e]["mark"] == 0 and "n=3 < 6" in out[e]["note"]
+    assert math.isnan(out["e0"]["p_value"]) and out["e0"]["test"] == ""
+    rng = np.random.default_rng(11)
+    for _ in range(50):  # n = 2: never, whatever the data
+        col2 = _mean_column(rng.normal(0, 1, (3, 2)) + [[0.0], [9.0], [-9.0]])
+        out2 = st._column_stats(col2, st.BootstrapSettings(baseline="e0", n_resamples=100), ranked_exclude=("e0",))
+        assert not out2["e1"]["significant"] and not out2["e2"]["significant"] and out2["e1"]["p_value"] >= 0.5
+
+
+def test_marks_need_six_images_and_thirteen_keep_the_bootstrap():
+    for n, marked in ((5, False), (6, True)):
+        base = np.arange(n, dtype=float)
+        col = _mean_column([base, base + 10.0, base + 5.0])  # all differences of one sign: smallest p
+        out = st._column_stats(col, st.BootstrapSettings(baseline="e0", n_resamples=200), ranked_exclude=("e0",))
+        assert out["e1"]["p_value"] == pytest.approx(2.0 / 2 ** n)
+        assert (out["e1"]["mark"], out["e2"]["mark"]) == ((1, 2) if marked else (0, 0))
+        assert ("no best / second mark" in out["e1"]["note"]) is not marked
+    rng = np.random.default_rng(12)
+    col = _mean_column(rng.normal(0, 1, (2, 13)) + [[0.0], [0.7]])
+    s = st.BootstrapSettings(baseline="e0", n_resamples=500)
+    out = st._column_stats(col, s, ranked_exclude=("e0",))
+    th = col.evaluate(st.resample_counts(13, 500, 0))
+    assert out["e1"]["test"] == st.BOOT_TEST and out["e1"]["p_value"] == st.p_value(th[1] - th[0])
+    out12 = st._column_stats(col.subset(image_ids=col.image_ids[:12]), s, ranked_exclude=("e0",))
+    assert out12["e1"]["test"] == st.EXACT_TEST
+    off = st._column_stats(col.subset(image_ids=col.image_ids[:12]), st.BootstrapSettings(
+        baseline="e0", n_resamples=500, exact_max_n=0), ranked_exclude=("e0",))
+    assert off["e1"]["test"] == st.BOOT_TEST
+    with pytest.raises(Exception, match="exact_max_n"):
+        st.BootstrapSettings(exact_max_n=17)
+    assert st.min_n_for_level(0.95) == 6 and st.min_n_for_level(0.99) == 8 and st.min_n_for_level(0.9) == 5
+
+
+def test_dataset_level_columns_with_few_images_get_no_p_value(tmp_path):
+    run = _write_run(tmp_path / "few", n_img=3)
+    df = st.bootstrap_run(run, n_resamples=200)
+    det = df[(df["metric"] == "map50") & (df["enhancer"] != "identity")]
+    assert len(det) == 2 and det["dataset_level"].all()
+    assert det["p_value"].isna().all() and det["p_holm"].isna().all() and not det["significant"].any()
+    assert (det["mark"] == 0).all() and (det["test"] == "").all()
+    assert det["note"].str.contains("n=3 < 6: no paired test can reach p < 0.05").all()
+    assert det["note"].str.contains("no p-value").all()
+    q = df[(df["metric"] == "psnr") & (df["enhancer"] != "identity")]
+    assert (q["test"] == st.EXACT_TEST).all() and (q["p_value"] >= 0.25).all() and not q["significant"].any()
+    assert df.attrs["bootstrap"]["exact_max_n"] == 12
+    cmp = st.compare(run, "good", "identity", "psnr,map50", n_resamples=200)
+    ps, mp = (cmp[cmp["metric"] == m].iloc[0] for m in ("psnr", "map50"))
+    assert ps["test"] == st.EXACT_TEST and ps["p_value"] >= 0.25 and ps["better"] == ""
+    assert math.isnan(mp["p_value"]) and mp["test"] == "" and mp["better"] == ""
+    text = st.format_compare(cmp)
+    assert "exact paired sign-flip test" in text and "n/a" in text
+    big = st.bootstrap_run(_write_run(tmp_path / "big", n_img=14), n_resamples=200)
+    assert (big[(big["metric"] == "map50") & (big["enhancer"] != "identity")]["test"] == st.BOOT_TEST).all()
+    assert (big[(big["metric"] == "psnr") & (big["enhancer"] != "identity")]["test"] == st.BOOT_TEST).all()
