@@ -210,12 +210,10 @@ def cmd_run(args) -> int:
     log = (lambda m: None) if cfg.quiet and args.quiet else (lambda m: print(f"ledbench: {m}", file=sys.stderr))
     t0 = time.time()
     outcome = run(cfg, log=log)
-    from ledbench.bench.results import read_results
-    from ledbench.reports.tables import console_table
+    from ledbench.reports.tables import render_console
 
-    df = read_results(outcome.run_dir) if outcome.rows else None
-    print()
-    print(console_table(df, stats=outcome.statistics) if df is not None else "(no results: nothing was scored)")
+    print()  # the table of report.md, built once by the run
+    print(render_console(outcome.tables.table) if outcome.tables is not None else "(no results: nothing was scored)")
     print_run_notes(outcome, verbose=getattr(args, "verbose", False))
     stats = outcome.cache_stats
     print(f"\nwrote {outcome.run_dir}/results.csv, per_image.csv, manifest.json, report.md "

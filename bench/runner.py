@@ -136,7 +136,20 @@ class RunOutcome:
     cache_stats: dict[str, int]
     wall_time_s: float
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
-    statistics: Any = None  # the paired bootstrap table (reports.stats.bootstrap_table), when there were results
+    tables: Any = None  # what report.md and the console show (reports.report.RunTables), when there were results
+    _statistics: Any = dataclasses.field(default=None, repr=False)  # the frame, or a function that reads it
+
+    @property
+    def statistics(self) -> Any:
+        """The paired bootstrap table (reports.stats.bootstrap_table), when there were results; statistics that
+        came from the cache are read into a frame (pandas) on first access."""
+        if callable(self._statistics):
+            self._statistics = self._statistics()
+        return self._statistics
+
+    @statistics.setter
+    def statistics(self, value: Any) -> None:
+        self._statistics = value
 
 
 def _pixel_counts(items: list) -> list[int]:
@@ -256,6 +269,7 @@ class Runner:
         self.not_scored: list[dict[str, str]] = []
         self._label_free_auto: dict[str, list[str]] = {}  # task -> label-free metrics used in place of unscorable ones
         self._memo: Any = None          # PlanMemo, opened by run()
+        self._tables_key: str | None = None  # cache key of report.md's tables, once the statistics are known
         self._device: Any = None        # the torch device, resolved on first need (torch import)
         self._device_kind = ""          # cpu | cuda | mps, known without torch where possible
 
@@ -619,9 +633,16 @@ class Runner:
 
     def _run(self) -> RunOutcome:
         from ledbench.bench.plans import PlanMemo, environment_fingerprint
-        from ledbench.bench.provenance import device_info, git_revision, now_iso, package_versions, seed_python_numpy
+        from ledbench.bench.provenance import (
+            device_info,
+            now_iso,
+            package_versions,
+            seed_python_numpy,
+            start_git_revision,
+        )
 
         t0 = time.time()
+        git_revision = start_git_revision()  # runs git in the background while the stages run
         cfg = self.cfg
         run_dir = choose_run_dir(cfg)
         if run_dir != cfg.run_dir:
@@ -737,7 +758,8 @@ class Runner:
             "skipped": [dataclasses.asdict(s) for s in self.skipped], "errors": self.errors,
             "not_scored": self.not_scored,
             "cache": {"root": str(self.cache.root), **dict(self.cache.stats)},
-            "seeds": seeds, "versions": package_versions(), "git": git_revision(),
+            "seeds": seeds, "versions": self._memoised({"kind": "package-versions"}, package_versions),
+            "git": git_revision(),
             "device": device_info(self._device or self._device_kind), "world_size": self.world,
         }
         outcome = RunOutcome(run_dir, rows, self.skipped, self.errors, dict(self.cache.stats), 0.0, manifest)
@@ -750,7 +772,7 @@ class Runner:
         outcome.statistics = self._statistics(files, store.stats_files, manifest, run_dir)
         outcome.wall_time_s = manifest["wall_time_s"] = round(time.time() - t0, 3)
         files["manifest.json"] = manifest
-        files["report.md"] = self._report_md(rows, outcome).encode()
+        files["report.md"] = self._report_md(files["results.csv"], outcome).encode()
         write_run_dir(run_dir, files, images=(lambda root: self._save_images(root, done, items))
                       if cfg.save_images else None)
         return outcome
@@ -829,21 +851,23 @@ class Runner:
                     run_dir: Path) -> Any:
         """Paired bootstrap statistics of the run (:mod:`ledbench.reports.stats`): ``statistics.csv``, the
         per-image sufficient statistics under ``stats/``, and the settings in the manifest. A failure here costs the
-        intervals, never the results."""
-        import io
-
-        import pandas as pd
-
-        from ledbench.bench.results import results_frame
-        from ledbench.reports.stats import statistics_for_run
-
+        intervals, never the results. Statistics from the cache come back as a function that reads the frame (a
+        run whose tables are cached too never imports pandas)."""
+        self._tables_key = None
         if not files["results.csv"].count(b"\n") > 1:
             return None
         key = self._statistics_key(files, stats_files)
-        cached = self._cached_statistics(key) if key else None
+        cached = self._cached_statistics(key, manifest) if key else None
         if cached is not None:
             boot, extra, entry = cached
         else:
+            import io
+
+            import pandas as pd
+
+            from ledbench.bench.results import results_frame
+            from ledbench.reports.stats import statistics_for_run
+
             try:
                 df = results_frame(files["results.csv"], source=str(run_dir))
                 per_image = pd.read_csv(io.BytesIO(files["per_image.csv"]), dtype={"image_id": str},
@@ -860,6 +884,8 @@ class Runner:
         files.update(stats_files)
         files.update(extra)
         manifest["statistics"] = entry
+        if key:
+            self._tables_key = config_hash({"v": 1, "stage": "report tables", "statistics": key})
         return boot
 
     def _statistics_key(self, files: dict[str, Any], stats_files: dict[str, bytes]) -> str | None:
@@ -875,13 +901,11 @@ class Runner:
         return config_hash({"v": 1, "stage": "statistics", "code": self._memo.fingerprint, "seed": self.cfg.seed,
                             "inputs": digest})
 
-    def _cached_statistics(self, key: str) -> tuple[Any, dict[str, bytes], dict[str, Any]] | None:
-        """The bootstrap table, files and manifest entry stored under ``key`` (the frame read back with its
-        column types), or None."""
-        import io
+    def _cached_statistics(self, key: str, manifest: dict[str, Any]) -> tuple[Any, dict[str, bytes],
+                                                                             dict[str, Any]] | None:
+        """A function that reads the bootstrap table (with its column types), the files and the manifest entry
+        stored under ``key``, or None."""
         import json
-
-        import pandas as pd
 
         t0 = time.perf_counter()
         data = self.cache.get_blob("statistics", key)
@@ -889,25 +913,58 @@ class Runner:
             return None
         try:
             stored = json.loads(data.decode())
-            kinds = stored["dtypes"]
+            kinds = dict(stored["dtypes"])
+            csv = stored["csv"].encode("utf-8", "surrogateescape")
+            entry = {**stored["entry"], "wall_s": round(time.perf_counter() - t0, 4), "from_cache": True}
+        except (ValueError, KeyError, TypeError, UnicodeError):
+            return None
+
+        def frame():
+            import io
+
+            import pandas as pd
+
+            from ledbench.reports.report import _with_run_wall
+
             floats = [c for c, k in kinds.items() if k == "f"]
             numpy_type = {"f": "float64", "b": "bool", "i": "int64", "u": "uint64"}
             types = {c: numpy_type.get(k, str) for c, k in kinds.items()}
-            csv = stored["csv"].encode("utf-8", "surrogateescape")
-            boot = pd.read_csv(io.BytesIO(csv), dtype=types, keep_default_na=False,
-                               na_values={c: ["nan"] for c in floats})
-        except (ValueError, KeyError, TypeError, UnicodeError):
-            return None
-        entry = {**stored["entry"], "wall_s": round(time.perf_counter() - t0, 4), "from_cache": True}
-        boot.attrs["bootstrap"] = {k: v for k, v in entry.items() if k != "file"}
-        return boot, {"statistics.csv": csv}, entry
+            try:
+                boot = pd.read_csv(io.BytesIO(csv), dtype=types, keep_default_na=False,
+                                   na_values={c: ["nan"] for c in floats})
+            except Exception as exc:  # noqa: BLE001 - costs the intervals, never the results
+                self._record("statistics", "*", "*", exc)
+                return None
+            boot.attrs["bootstrap"] = {k: v for k, v in entry.items() if k != "file"}
+            return _with_run_wall(boot, manifest)
 
-    def _report_md(self, rows: list[ResultRow], outcome: RunOutcome) -> str:
+        return frame, {"statistics.csv": csv}, entry
+
+    def _report_md(self, results_csv: bytes, outcome: RunOutcome) -> str:
+        """``report.md``; its tables (``outcome.tables``, the console prints them too) are built once from the
+        results (pandas), or read back from the cache where these results and statistics were tabulated before."""
+        import json
+
         from ledbench.bench.results import results_frame
-        from ledbench.reports.report import run_markdown
+        from ledbench.reports.report import RunTables, _with_run_wall, run_markdown, run_tables
 
-        df = results_frame(csv_bytes(rows, RESULT_COLUMNS), source=str(outcome.run_dir)) if rows else None
-        return run_markdown(df, outcome.manifest, run_name=outcome.run_dir.name, stats=outcome.statistics)
+        manifest, key = outcome.manifest, self._tables_key
+        if outcome.rows:
+            data = self.cache.get_blob("report_tables", key) if key else None
+            try:
+                outcome.tables = RunTables.from_json(json.loads(data.decode()), manifest) if data else None
+            except (ValueError, KeyError, TypeError, UnicodeError):
+                outcome.tables = None
+            if outcome.tables is None:
+                df = results_frame(results_csv, source=str(outcome.run_dir))
+                outcome.tables = run_tables(df, _with_run_wall(outcome.statistics, manifest))
+                try:
+                    data = json.dumps(outcome.tables.to_json()).encode() if key else None
+                except (TypeError, ValueError):  # a value JSON cannot hold: the tables are built again next time
+                    data = None
+                if data:
+                    self.cache.put_blob("report_tables", key, data)
+        return run_markdown(None, manifest, run_name=outcome.run_dir.name, tables=outcome.tables)
 
     def _write_rank_errors(self, run_dir: Path) -> None:
         write_json(run_dir.parent / f".{run_dir.name}.rank{self.rank}.json",
