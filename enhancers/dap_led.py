@@ -45,9 +45,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ledbench.bench.config import config_to_dict
+from ledbench.bench.config import config_to_dict, replace_config
 from ledbench.bench.errors import ConfigError, WeightsUnavailable
-from ledbench.bench.weights import WeightsSpec
+from ledbench.bench.weights import WeightsSpec, safe_torch_load
 from ledbench.enhancers.base import TorchEnhancer
 from ledbench.enhancers.restormer import Attention as ChannelAttention
 from ledbench.enhancers.restormer import FeedForward as GatedFFN
@@ -144,6 +144,11 @@ ARCH_FIELDS = ("dim", "num_blocks", "num_refinement_blocks", "heads", "ffn_expan
                "cetb_hidden", "cetb_refinement", "clip_mode", "clip_tokens")
 #: Architecture fields added after the first checkpoints: a checkpoint without them is compared on the rest.
 _LATER_ARCH_FIELDS = ("clip_mode", "clip_tokens")
+#: Architecture fields a ``preset`` sets (``ccm_dim`` / ``cetb_hidden`` follow ``dim`` when left at 0).
+_PRESET_FIELDS = ("dim", "num_blocks", "num_refinement_blocks", "heads", "ffn_expansion_factor", "ccm_dim",
+                  "cetb_hidden")
+#: Attribute of a config made by :meth:`DAPLED.make_config`: the fields that bind a checkpoint's architecture.
+_BINDING = "_ledbench_binding_fields"
 
 
 def resolve_config(cfg: DAPLEDConfig) -> DAPLEDConfig:
@@ -762,7 +767,12 @@ class DAPLED(TorchEnhancer):
     Input / output: ``N x 3 x H x W`` float RGB in [0, 1]. The input is reflect-padded to a multiple of 8 (three
     2x downsamplings) and cropped back; ``tile=`` enables overlapping tiles, ``amp=True`` float16 autocast on CUDA
     (both inherited from :class:`TorchEnhancer`). Checkpoints written by ``ledbench train dap_led`` store the
-    architecture; a mismatch with the requested config is reported field by field.
+    architecture, and a checkpoint's stored architecture is what gets built, whatever the registered name's preset:
+    ``dap_led_small:weights=F`` and ``dap_led:weights=F`` build the same network (a no-CLIP checkpoint under
+    ``dap_led`` builds the no-CLIP model, with no CLIP tower); the identity records the built architecture. Only a
+    field the user set explicitly (``create_enhancer(..., clip_prior=True)``, ``ledbench enhance ... key=value``) or a
+    weights tag declares, and that disagrees with the checkpoint, is an error (one line per conflict list). A
+    checkpoint without a stored architecture (a bare state dict) is loaded into the configured one, as before.
     """
 
     Config = DAPLEDConfig
@@ -802,21 +812,56 @@ class DAPLED(TorchEnhancer):
             ident["config"] = {k: v for k, v in ident["config"].items() if k not in _LATER_ARCH_FIELDS}
         return ident
 
+    @classmethod
+    def make_config(cls, tag: str | None = None, overrides: Any = None, *, fixed: Any = None,
+                    owner: str | None = None) -> DAPLEDConfig:
+        """As :meth:`WeightedPlugin.make_config`; the result also remembers which fields BIND a checkpoint's
+        architecture: the user's ``overrides`` and the tag's declared config (not the registered name's preset, which
+        a checkpoint that stores its architecture replaces). Kept as an attribute, not a field: not in the identity."""
+        config = super().make_config(tag, overrides, fixed=fixed, owner=owner)
+        spec = cls.weights_tags.get(tag or cls.default_tag or "")
+        object.__setattr__(config, _BINDING, frozenset(overrides or ()) | frozenset(spec.config if spec else ()))
+        return config
+
     def setup(self) -> None:
         if self.weights_path is not None:
-            try:
-                obj = torch.load(self.weights_path, map_location="cpu", weights_only=True)
-            except Exception:
-                obj = None
+            # an unreadable / truncated / foreign file is one line here, before any CLIP tower is looked for
+            obj = safe_torch_load(self.weights_path, trust=self.trust_weights, what=self.name)
             saved = obj.get("arch") if isinstance(obj, dict) else None
             if isinstance(saved, dict):
-                diff = arch_mismatch(saved, self.config)
-                if diff:
-                    rows = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items())
-                    raise ConfigError(f"{self.name}: weights {str(self.weights_path)!r} were trained with a different "
-                                      f"architecture ({rows}); pass matching overrides (e.g. preset=..., "
-                                      f"clip_prior=...)")
+                self.config = self._config_from_checkpoint(saved)
         super().setup()
+
+    def _config_from_checkpoint(self, saved: dict) -> DAPLEDConfig:
+        """The config with the checkpoint's stored architecture applied (the checkpoint wins over the registered
+        name's preset); a field the user set explicitly (or the tag declares) that disagrees is a ConfigError. A
+        config passed whole (``DAPLED(cfg, weights=...)``, not built by :meth:`make_config`) binds every field."""
+        binding = getattr(self.config, _BINDING, None)
+        requested = resolve_config(self.config)
+        diff = arch_mismatch(saved, requested)
+        if binding is None:
+            bad = diff
+        else:
+            from_preset = "preset" in binding
+            bad = {k: v for k, v in diff.items() if k in binding or (from_preset and k in _PRESET_FIELDS)}
+        if bad:
+            rows = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}"
+                             + (f" (from preset={requested.preset!r})" if binding is not None and k not in binding
+                                else "") for k, (a, b) in bad.items())
+            keys = ", ".join(sorted({k if binding is None or k in binding else "preset" for k in bad}))
+            fix = (f"set {keys} to the checkpoint's values in the config" if binding is None else
+                   f"drop the {keys} override (the architecture is read from the checkpoint) or use a checkpoint "
+                   "trained with it")
+            raise ConfigError(f"{self.name}: weights {str(self.weights_path)!r} were trained with a different "
+                              f"architecture ({rows}); {fix}")
+        arch = {k: saved[k] for k in ARCH_FIELDS if k in saved}
+        out = replace_config(requested, arch, owner=self.name)
+        if len(out.prompt_names) != len(out.prompts):  # prompt names are labels only (heatmap file names)
+            out = dataclasses.replace(out, prompt_names=tuple(f"prompt{i}" for i in range(len(out.prompts))))
+        match = [p for p, v in PRESETS.items() if all(_norm(getattr(out, k)) == _norm(v[k]) for k in v)]
+        if match and requested.preset not in match:  # name the preset the checkpoint's backbone is, if it is one
+            out = dataclasses.replace(out, preset=match[0])
+        return resolve_config(out)
 
     def forward(self, x):
         return self.model(x)
