@@ -468,3 +468,14 @@ def test_dataset_level_columns_with_few_images_get_no_p_value(tmp_path):
     big = st.bootstrap_run(_write_run(tmp_path / "big", n_img=14), n_resamples=200)
     assert (big[(big["metric"] == "map50") & (big["enhancer"] != "identity")]["test"] == st.BOOT_TEST).all()
     assert (big[(big["metric"] == "psnr") & (big["enhancer"] != "identity")]["test"] == st.BOOT_TEST).all()
+
+
+def test_legend_names_the_test_and_the_small_n_rule(tmp_path):
+    from ledbench.bench.results import read_results
+    from ledbench.reports import tables
+
+    md = tables.format_table(read_results(_write_run(tmp_path, n_img=3)), fmt="md", stats="auto", n_resamples=200)
+    assert "two-sided p < 0.05 (exact sign-flip test for n ≤ 12, paired bootstrap above" in md
+    assert "95% percentile intervals" in md and "and n ≥ 6" in md
+    assert "fewer than 6 images: no paired test can reach that p" in md
+    assert "†" not in md.split("† differs")[0]  # no cell marked with 3 images
