@@ -220,6 +220,9 @@ def cmd_run(args) -> int:
           f"in {time.time() - t0:.1f} s (enhanced: {stats.get('enhance_computed', 0)} computed, "
           f"{stats.get('enhance_hit', 0)} from cache; predictions: {stats.get('predict_computed', 0)} computed, "
           f"{stats.get('predict_hit', 0)} from cache)")
+    if not outcome.rows:
+        print("ledbench: nothing was scored (see 'not scored' above and errors in manifest.json)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -279,7 +282,13 @@ def cmd_enhance(args) -> int:
                           **_overrides(args.overrides))
     if not src.exists():
         raise InputError(f"input {str(src)!r} does not exist")
-    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p))
+    if src.is_dir() and dst.resolve() == src.resolve():
+        raise InputError(f"the output folder {str(dst)!r} is the input folder: the enhanced images would replace "
+                         "the originals; pass another output folder")
+    to_file = src.is_file() and is_image_file(dst) and not dst.is_dir()  # enhance photo.jpg out.png
+    inside = src.is_dir() and dst.resolve().is_relative_to(src.resolve())  # photos/ -> photos/enhanced/
+    files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p)
+                                               and not (inside and p.resolve().is_relative_to(dst.resolve())))
     if not files:
         raise InputError(f"no images found in {str(src)!r} (looked for .png/.jpg/.bmp/.tif/.webp)")
     rels = [Path(p.name) if src.is_file() else p.relative_to(src) for p in files]
@@ -290,6 +299,11 @@ def cmd_enhance(args) -> int:
                for p, r, s in zip(files, rels, stems)}
     from ledbench.bench.paths import ensure_writable_dir
 
+    if to_file:
+        if dst.suffix.lower() != ".png":
+            raise InputError(f"enhance writes PNG (lossless, as the cache): name the output {dst.with_suffix('.png')}")
+        outputs = {src: Path(dst.name)}
+        dst = dst.parent
     ensure_writable_dir(dst, "output directory")
     failed = 0
     for path in tqdm(files, desc=f"enhance {enh.name}", disable=args.quiet):
@@ -306,8 +320,8 @@ def cmd_enhance(args) -> int:
             from ledbench.enhancers.dap_led import save_heatmaps  # DAP-LED with the CLIP prior only
 
             save_heatmaps(enh, x, dst / "heatmaps", out.with_suffix("").as_posix().replace("/", "__"))
-    print(f"wrote {len(files) - failed} image(s) to {dst}" + (f"; {failed} failed" if failed else ""))
-    return 1 if failed and failed == len(files) else 0
+    print(f"wrote {len(files) - failed} image(s) to {dst}" + (f"; {failed} failed (see above)" if failed else ""))
+    return 1 if failed else 0
 
 
 # -- synth / train / profile (delegated to their modules) -------------------------------------------------------
@@ -607,8 +621,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  ledbench enhance sci.medium night/ out/\n"
                               "  ledbench enhance gamma photo.jpg out/ gamma=0.4")
     s.add_argument("enhancer")
-    s.add_argument("input_dir")
-    s.add_argument("output_dir")
+    s.add_argument("input_dir", help="a folder of images (searched recursively) or one image file")
+    s.add_argument("output_dir", help="the output folder (PNG files, same relative paths; it may sit inside the "
+                   "input folder, never be it), or a .png file when the input is one image")
     s.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config fields of the enhancer (`ledbench enhance NAME --help` lists them)")
     s.add_argument("--weights", help="a local weights file or a weights tag")

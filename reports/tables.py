@@ -12,8 +12,9 @@ model. Conventions:
   LaTeX), ranked on the values as displayed (rounded), so ties look tied. The floor (``input`` or ``identity``:
   the degraded image as is) and the ceiling (``reference``) are shown, first and last, but not ranked.
 - Rows with the same key (enhancer, dataset, split, task_kind, task, protocol, metric) from several runs (seeds)
-  are averaged; the cell shows ``mean ± stderr`` with stderr = sample std / sqrt(n_runs). A single run shows its
-  value alone (``show_stderr=True`` adds its per-image stderr).
+  are averaged. A cell shows its value alone; ``show_stderr=True`` adds ``± stderr``: over the runs (sample std /
+  sqrt(n_runs)) for a row averaged over several runs, the run's own per-image standard error for a row from one run,
+  and the legend says which. The same run directory given twice is read once (:func:`unique_runs`).
 - With ``stats`` (a :func:`ledbench.reports.stats.bootstrap_table` frame, or ``"auto"``: computed from the single
   run directory the rows come from), each column is judged by the paired bootstrap over images: ``†`` marks a cell
   whose difference to the baseline (default the degraded input) excludes 0 at ``level`` after Holm correction
@@ -61,6 +62,7 @@ __all__ = [
     "format_table",
     "merge_runs",
     "parse_fields",
+    "unique_runs",
 ]
 
 FLOOR, CEILING = "input", "reference"
@@ -121,8 +123,29 @@ def check_mergeable(df) -> list[str]:
     return problems
 
 
+def unique_runs(run_dirs: Sequence[str | Path]) -> tuple[list[str | Path], list[str]]:
+    """``run_dirs`` without repeats of one run (a directory and its ``results.csv`` count as one; paths are
+    compared resolved), first occurrence kept; returns (runs, notes naming what was dropped). The same files read
+    twice are not a repeated experiment: averaging them would show a zero spread."""
+    seen: dict[Path, str] = {}
+    out: list[str | Path] = []
+    notes: list[str] = []
+    for r in run_dirs:
+        p = Path(r)
+        key = (p.parent if p.name == "results.csv" else p).resolve()
+        if key in seen:
+            notes.append(f"{r} is the run {seen[key]} given again: read once (a repeat is a second run directory, "
+                         "e.g. ledbench run ... seed=1 out=runs/seed1)")
+            continue
+        seen[key] = str(r)
+        out.append(r)
+    return out, notes
+
+
 def merge_runs(*run_dirs: str | Path, allow_mismatch: bool = False):
     """Read several run directories (or results.csv files) into one DataFrame, refusing incompatible runs.
+    A run given twice is read once (:func:`unique_runs`); ``df.attrs["notes"]`` says so, and names data shown
+    apart under ``allow_mismatch``.
 
     Raises:
         MergeMismatch: when :func:`check_mergeable` finds differences and ``allow_mismatch`` is False.
@@ -132,7 +155,10 @@ def merge_runs(*run_dirs: str | Path, allow_mismatch: bool = False):
 
     if not run_dirs:
         raise InputError("no run directory given; pass one or more directories written by `ledbench run`")
+    run_dirs, dup_notes = unique_runs(run_dirs)
     df = read_results(*run_dirs)
+    if dup_notes:
+        df.attrs["notes"] = [*df.attrs.get("notes", []), *dup_notes]
     problems = check_mergeable(df)
     if problems and not allow_mismatch:
         lines = "\n  - ".join(problems)
@@ -237,9 +263,23 @@ class Table:
     def col_label(self, j: int, sep: str = ".") -> str:
         return sep.join(str(v) for v in self.col_keys[j])
 
-    def stats_text(self) -> str:
-        """The bootstrap sentence of the legend, followed by what the statistics cost."""
-        return "; ".join(s for s in (self.stats_note, self.stats_cost) if s)
+    def stats_text(self, cost: bool = True) -> str:
+        """The bootstrap sentence of the legend, followed by what the statistics cost (``cost``: the terminal and
+        Markdown summaries say it; a paper's LaTeX caption and the HTML legend do not)."""
+        return "; ".join(s for s in (self.stats_note, self.stats_cost if cost else "") if s)
+
+    def stderr_text(self) -> str:
+        """What ``±`` means in this table ("" when no stderr is shown): over images for a value from one run, over
+        runs for a value averaged over several."""
+        if not self.show_stderr:
+            return ""
+        runs = {c.n_runs for row in self.cells for c in row if c is not None and math.isfinite(c.stderr)}
+        if not runs or runs == {1}:
+            return "± standard error over images"
+        over_runs = "± standard error over runs (sample SD / √runs; 0 when the runs agree)"
+        if 1 not in runs:
+            return over_runs
+        return over_runs + " for a value averaged over several runs, over images for a value from one run"
 
     def to_json(self) -> dict[str, Any]:
         """The table as JSON-able data (:meth:`from_json` reads it back; both render the same text)."""
@@ -286,7 +326,7 @@ class Table:
             elif f == "protocol":
                 out.append(names.protocol_short(v))
             else:
-                out.append(f"{f}={v}")
+                out.append(_field_text(f, v))
         return " ".join(x for x in out if x)
 
     def group_of(self, j: int) -> tuple:
@@ -321,8 +361,9 @@ class Table:
 
     def _other_group_fields(self, j: int) -> list[str]:
         """``field=value`` for the group fields of column ``j`` that the task / protocol names do not already say."""
-        return [f"{self.col_fields[k]}={self.col_keys[j][k]}" for k in self._group_fields()
-                if self.col_fields[k] not in ("task", "task_kind", "protocol")]
+        out = [_field_text(self.col_fields[k], self.col_keys[j][k]) for k in self._group_fields()
+               if self.col_fields[k] not in ("task", "task_kind", "protocol")]
+        return [x for x in out if x]
 
     def columns_caption(self) -> str:
         """One sentence per column group: what was measured, by which model, under which protocol, on n images.
@@ -348,6 +389,11 @@ class Table:
 
     def row_label(self, i: int, sep: str = " / ") -> str:
         return sep.join(self.row_cells(i))
+
+
+def _field_text(f: str, v: Any) -> str:
+    """``severity=3`` for a header; "" for an empty value (a run that is not a sweep has severity "")."""
+    return "" if v is None or v != v or str(v).strip() == "" else f"{f}={v}"
 
 
 def parse_fields(spec: str | Sequence[str]) -> list[str]:
@@ -472,7 +518,8 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         where: keep only rows whose column equals one of the given values, e.g. ``{"protocol": "pseudo_gt"}``.
         decimals: digits after the point: one int, or a dict metric -> int; default by magnitude (>=100: 1,
             >=10: 2, else 3).
-        show_stderr: None shows ``± stderr`` only when some cell averages several runs.
+        show_stderr: ``± stderr`` after each value (over runs for a row averaged over several, over images for a
+            row from one run; the legend says which); None or False: values alone.
         exclude_from_ranking: enhancer names never bolded/underlined (floor and ceiling by default).
         stats: None, ``"auto"`` (bootstrap the single run the rows come from) or a ``bootstrap_table`` frame:
             significance markers and bootstrap-based best / second (module docstring).
@@ -493,6 +540,10 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
         used = row_fields + col_fields + extra
         if f not in used and f in agg.columns and _varies_within(recs, used, f):
             extra.append(f)
+    src = _source_col(df)
+    if any(f in extra for f in ("split", "severity")) and "dataset" not in row_fields + col_fields + extra \
+            and src in df.columns and df[src].nunique() > 1:
+        extra.append("dataset")  # several runs' data told apart by split or severity: the header names the dataset
     if extra:  # e.g. task.metric + protocol -> task.protocol.metric
         col_fields = [f for f in KEY_COLUMNS if f in col_fields or f in extra]
 
@@ -518,8 +569,6 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
                                    n_total=int(rec.get("n_images_total", -1)))
     col_info = [_column_info([rec for (rk, c), rec in lookup.items() if c == ck]) for ck in col_keys]
     n_runs = int(agg["n_runs"].max())
-    if show_stderr is None:
-        show_stderr = n_runs > 1
 
     metric_pos = col_fields.index("metric") if "metric" in col_fields else None
     decs = []
@@ -550,7 +599,7 @@ def build_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence
 
     notes = []
     if n_runs > 1:
-        notes.append(f"mean ± standard error over up to {n_runs} runs")
+        notes.append(f"mean over up to {n_runs} runs")
     if ci not in CI_MODES:
         raise ConfigError(f"unknown ci display {ci!r}; choose pm or interval")
     boot = None
@@ -693,19 +742,31 @@ def _cell_text(t: Table, c: Cell | None, j: int, *, pm: str = " ± ", inf: str =
     return s
 
 
-def _legend(t: Table, bold: str, under: str) -> str:
+def _legend(t: Table, bold: str, under: str, *, cost: bool = True) -> str:
+    """The table's legend: direction, marks, what ± means, the bootstrap sentence (``cost``: with what the
+    statistics cost) and the table's notes."""
     ex = " and ".join(t.excluded)
     parts = [f"↑ higher is better, ↓ lower is better; best {bold}, second {under} per column"
              + (f" ({ex} not ranked)" if ex else "") if t.has_direction()
              else "↑ higher is better, ↓ lower is better; not ranked (each column mixes metrics)"]
-    if t.show_stderr and t.n_runs == 1:
-        parts.append("± standard error over images")
+    if t.stderr_text():
+        parts.append(t.stderr_text())
     if t.ci_mode:
         parts.append("± half-width of the bootstrap interval" if t.ci_mode == "pm" else "[lo, hi]: bootstrap interval")
     if t.stats_note:
-        parts.append(t.stats_text())
+        parts.append(t.stats_text(cost))
     parts += t.notes
     return "; ".join(parts) + "."
+
+
+def _sentences(*parts: str) -> str:
+    """Join caption parts as sentences: a part not ending in ``.``, ``!``, ``?`` or ``:`` gets a full stop (a user
+    caption "My sweep" then reads "My sweep. Columns: ...")."""
+    out = []
+    for x in (str(p).strip() for p in parts):
+        if x:
+            out.append(x if x[-1] in ".!?:" else x + ".")
+    return " ".join(out)
 
 
 def _md_escape(s: str) -> str:
@@ -761,7 +822,7 @@ def render_latex(t: Table, *, float_env: bool = True) -> str:
     if t.title:
         lines.append(f"% {t.title}")
     if float_env:
-        caption = " ".join(x for x in (t.caption.strip(), t.columns_caption(), _legend(t, "bold", "underlined")) if x)
+        caption = _sentences(t.caption, t.columns_caption(), _legend(t, "bold", "underlined", cost=False))
         lines += ["\\begin{table}[t]", "\\centering", "\\small",
                   f"\\caption{{{tex_escape(caption)}}}", f"\\label{{{t.label or 'tab:ledbench'}}}"]
     lines.append("\\begin{tabular}{" + "l" * nrf + "r" * ncol + "}")
@@ -806,7 +867,7 @@ def render_latex(t: Table, *, float_env: bool = True) -> str:
     if float_env:
         lines.append("\\end{table}")
     else:
-        lines.append("% " + _legend(t, "bold", "underlined").replace(SIG, "$^\\dagger$"))
+        lines.append("% " + _legend(t, "bold", "underlined", cost=False).replace(SIG, "$^\\dagger$"))
     return "\n".join(lines) + "\n"
 
 
@@ -849,7 +910,7 @@ def render_html(t: Table) -> str:
     per column group (task model, protocol, n; the full wording as a tooltip), then display metric names."""
     e = _html.escape
     lines = ['<table class="ledbench">']
-    cap = " ".join(x for x in (t.title, t.columns_caption()) if x)
+    cap = _sentences(t.title, t.caption, t.columns_caption())
     if cap:
         lines.append(f"<caption>{e(cap)}</caption>")
     lines.append("<thead>")
@@ -883,7 +944,7 @@ def render_html(t: Table) -> str:
             tds += f"<td{tip}>{s}</td>"
         lines.append(f"<tr{cls}>{tds}</tr>")
     lines.append("</tbody></table>")
-    lines.append(f'<p class="legend">{e(_legend(t, "bold", "underlined"))}</p>')
+    lines.append(f'<p class="legend">{e(_legend(t, "bold", "underlined", cost=False))}</p>')
     return "\n".join(lines) + "\n"
 
 
@@ -891,9 +952,7 @@ def _group_lines(t: Table, a: int) -> list[str]:
     """A column group's header in two lines: the task model (or kind), then protocol, n and other fields."""
     i = t._info(a)
     name, detail = names.group_parts(i.get("task_kind", ""), i.get("task", ""), i.get("protocol"), i.get("n"))
-    extra = [f"{t.col_fields[k]}={t.col_keys[a][k]}" for k in t._group_fields()
-             if t.col_fields[k] not in ("task", "task_kind", "protocol")]
-    detail = ", ".join(x for x in [detail] + extra if x)
+    detail = ", ".join(x for x in [detail] + t._other_group_fields(a) if x)
     return [name, detail] if detail else [name]
 
 
@@ -932,11 +991,10 @@ def render_console(t: Table) -> str:
     out += [line(r) for r in body]
     out.append(("* best, + second per column" + (f" ({' and '.join(t.excluded)} not ranked)" if t.excluded else "")
                 if t.has_direction() else "not ranked (each column mixes metrics)")
-               + (("; ± standard error over runs" if t.n_runs > 1 else "; ± standard error over images")
-                  if t.show_stderr else "")
+               + (f"; {t.stderr_text()}" if t.stderr_text() else "")
                + ("; ± half-width of the bootstrap interval" if t.ci_mode == "pm" else "")
                + ("; [lo, hi] bootstrap interval" if t.ci_mode == "interval" else "")
-               + "".join(f"; {n}" for n in t.notes if not n.startswith("mean ± standard error")))
+               + "".join(f"; {n}" for n in t.notes))
     if t.stats_note:
         out.append(t.stats_text())
     if t.columns_caption():
