@@ -67,8 +67,9 @@ def test_golden_single_run(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["md", "tex", "csv"])
-def test_golden_two_seeds(fmt):
-    _golden(f"reports_two_seeds.{fmt}", tables.format_table(tables.merge_runs(SEED0, SEED1), fmt=fmt))
+def test_golden_two_seeds(fmt):  # ± only when asked (show_stderr): here over the two runs
+    _golden(f"reports_two_seeds.{fmt}", tables.format_table(tables.merge_runs(SEED0, SEED1), fmt=fmt,
+                                                            show_stderr=True))
 
 
 def test_golden_helper_fails_on_a_changed_file_and_in_update_mode(tmp_path, monkeypatch):
@@ -95,7 +96,12 @@ def test_merged_values_are_mean_and_stderr_over_runs():
     assert cell.n_runs == 2
     assert cell.value == pytest.approx((va + vb) / 2, abs=1e-12)
     assert cell.stderr == pytest.approx(abs(va - vb) / 2, abs=1e-12)  # std(ddof=1)/sqrt(2) for two values
-    assert t.show_stderr
+    assert not t.show_stderr  # ± only when asked, for one run or several
+    md = tables.render_markdown(t)
+    assert "±" not in md and "mean over up to 2 runs" in md
+    md = tables.format_table(tables.merge_runs(SEED0, SEED1), fmt="md", show_stderr=True)
+    assert f"{cell.value:.2f} ± {cell.stderr:.2f}" in md and "± standard error over runs" in md
+    assert "over images" not in md  # every row here averages both runs
 
 
 def test_best_and_second_follow_direction_and_skip_floor_and_ceiling():
