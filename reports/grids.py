@@ -411,11 +411,14 @@ def auto_crop(images: Sequence[Any], frac: float = 0.25) -> tuple[float, float, 
     return x / w, y / h, pw / w, ph / h
 
 
-def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], enhancers: Sequence[str],
+def grid_from_folders(images_root: str | Path | Sequence[str | Path] | None, item_ids: Sequence[str],
+                      enhancers: Sequence[str],
                       out: str | Path | None = None, *, input_paths: Mapping[str, str | Path] | None = None,
                       reference_paths: Mapping[str, str | Path] | None = None, ext: str = ".png",
                       **kwargs: Any):
     """Grid from ``<images_root>/<enhancer>/<item_id>.png`` plus input / reference paths given by the caller.
+    ``images_root`` may be a list of such folders (e.g. the ``images/`` of several runs): each tile comes from the
+    first that has it.
 
     ``input`` and ``reference`` columns come from ``input_paths`` / ``reference_paths`` (item -> path), else from
     ``<images_root>/input/`` and ``<images_root>/reference/`` when present; a missing enhancer output is drawn as
@@ -425,7 +428,16 @@ def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], e
     """
     enhancers = [e for e in enhancers if e not in ("input", "reference")]
     floor_is_identity = "identity" in enhancers
-    root = Path(images_root) if images_root is not None else None
+    if images_root is None:
+        roots: list[Path] = []
+    elif isinstance(images_root, (str, Path)):
+        roots = [Path(images_root)]
+    else:
+        roots = [Path(x) for x in images_root]
+
+    def find(col: str, item: str) -> Path | None:
+        return next((p for r in roots if (p := r / col / f"{item}{ext}").is_file()), None)
+
     rows: dict[str, dict[str, Any]] = {}
     for item in item_ids:
         r: dict[str, Any] = {}
@@ -434,16 +446,15 @@ def grid_from_folders(images_root: str | Path | None, item_ids: Sequence[str], e
                 continue
             if given and item in given:
                 r[col] = given[item]
-            elif root is not None and (root / col / f"{item}{ext}").is_file():
-                r[col] = root / col / f"{item}{ext}"
+            elif (p := find(col, item)) is not None:
+                r[col] = p
         for e in enhancers:
-            p = root / e / f"{item}{ext}" if root is not None else None
-            r[e] = p if p is not None and p.is_file() else None
+            r[e] = find(e, item)
         rows[item] = r
     cols = (["input"] if any("input" in r for r in rows.values()) else []) + list(enhancers) \
         + (["reference"] if any("reference" in r for r in rows.values()) else [])
     if all(v is None for r in rows.values() for v in r.values()):
-        raise InputError(f"no images found for {list(item_ids)} under {str(root)!r} "
+        raise InputError(f"no images found for {list(item_ids)} under {', '.join(map(str, roots)) or 'no folder'} "
                          "(expected <images_root>/<enhancer>/<item_id>.png)")
     if floor_is_identity:  # floor first
         cols = ["identity"] + [c for c in cols if c != "identity"]

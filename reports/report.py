@@ -93,6 +93,8 @@ def auto_plots(df, out_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
     return figs, notes
 
 
+PLOTS_NEED = ("the results allow none (plots need a downstream task beside a full-reference quality metric, "
+              "per-class metrics, a severity sweep (severity=1,3,5) or a cost metric (latency_ms, gmacs))")
 GRID_K = 3  # images per selected grid
 GRID_TOP = 4  # default enhancer columns: the floor, the best GRID_TOP enhancers by the grid metric, the ceiling
 
@@ -174,36 +176,74 @@ def _top_enhancers(df, metric: str, n: int) -> list[str]:
     return [str(mean.index[i]) for i in order[:n]]
 
 
+def _image_roots(images_root: str | Path | None, run_dirs: Sequence[str | Path]) -> list[Path]:
+    """Folders of saved images, searched in this order: ``images_root``, then each run's ``images/`` (written by
+    ``ledbench run save_images=true``); only those that exist."""
+    cand = ([Path(images_root)] if images_root is not None else []) + [Path(r) / "images" for r in run_dirs]
+    out: list[Path] = []
+    for c in cand:
+        if c.is_dir() and c.resolve() not in {o.resolve() for o in out}:
+            out.append(c)
+    return out
+
+
+def _per_image(run_dirs: Sequence[str | Path]):
+    """The per-image rows of every run that has ``per_image.csv`` (repeats averaged per enhancer, image, metric);
+    the first run's file is read (and its error raised) when none has one."""
+    import pandas as pd
+
+    from ledbench.bench.results import read_per_image
+
+    frames = [read_per_image(r) for r in run_dirs if (Path(r) / "per_image.csv").is_file()]
+    if not frames:
+        return read_per_image(run_dirs[0])
+    if len(frames) == 1:
+        return frames[0]
+    per = pd.concat(frames, ignore_index=True)
+    keys = [c for c in per.columns if c != "value"]
+    return per.groupby(keys, sort=False, dropna=False)["value"].mean().reset_index()
+
+
 def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_root: str | Path | None,
                metric: str | None = None, k: int = GRID_K, input_paths: Mapping[str, str] | None = None,
                reference_paths: Mapping[str, str] | None = None, *, enhancers: str | Sequence[str] | None = None,
                images: str | Sequence[str] | None = None,
                crop: Any = None) -> tuple[list[tuple[str, Path]], list[str]]:
-    """Qualitative grids from ``RUN/images`` (written by ``ledbench run save_images=true``).
+    """Qualitative grids from ``RUN/images`` (written by ``ledbench run save_images=true``); with several runs
+    each column's images come from ``images_root`` or the first run that saved them.
 
     Columns: the floor once ("input (identity)"), ``enhancers`` (default: the best 4 by ``metric``), the
     reference. Rows: ``images`` = image ids, or ``best:METRIC[:K]`` / ``worst:METRIC[:K]``: the K images where the
     grid's enhancers (their mean, or the one enhancer) gain most / least over the degraded input on METRIC
     (direction-aware; by the absolute value when the run has no floor row); default: one grid of each.
     ``crop``: ``"auto"`` or ``x,y,w,h`` adds a zoomed sub-row (:func:`ledbench.reports.grids.make_grid`).
-    Returns ((caption, png path) list, notes saying why grids are missing).
+    Returns ((caption, png path) list, notes saying why grids or some of their columns are missing).
     """
-    from ledbench.bench.results import read_per_image
     from ledbench.reports import grids
 
-    if images_root is None or not Path(images_root).is_dir():
-        return [], ["no qualitative grids: the run saved no images (rerun it with save_images=true; cached "
-                    "enhanced images are copied, nothing is recomputed)"]
+    roots = _image_roots(images_root, run_dirs)
+    if not roots:
+        return [], [("no qualitative grids: the run saved no images" if len(run_dirs) == 1 else
+                     "no qualitative grids: none of the runs saved images")
+                    + " (rerun with save_images=true; cached enhanced images are copied, nothing is recomputed)"]
     out: list[tuple[str, Path]] = []
+    notes: list[str] = []
+    where = ", ".join(str(r) for r in roots)
     try:
-        per_image = read_per_image(run_dirs[0])
+        per_image = _per_image(run_dirs)
         opts = check_grid_options(df, per_image, enhancers=enhancers, images=images, metric=metric, crop=crop)
         metric = opts["metric"] or _default_grid_metric(df, per_image)
         enh = opts["enhancers"] or _top_enhancers(df, metric, GRID_TOP)
         floor = [e for e in ("identity",) if e in set(df["enhancer"]) and e not in enh]
-        enh = [e for e in floor + list(enh) if e not in ("input", "reference") and (Path(images_root) / e).is_dir()]
+        wanted = [e for e in floor + list(enh) if e not in ("input", "reference")]
+        enh = [e for e in wanted if any((r / e).is_dir() for r in roots)]
+        dropped = [e for e in wanted if e not in enh]
         if not enh:
-            return [], [f"no qualitative grids: none of the grid's enhancers has images under {images_root}"]
+            return [], [f"no qualitative grids: none of the grid's enhancers ({', '.join(wanted)}) has images under "
+                        f"{where} (rerun its run with save_images=true)"]
+        if dropped:
+            notes.append(f"grid columns left out: {', '.join(dropped)} (no saved images under {where}; rerun "
+                         "the run that scored them with save_images=true)")
         sel = opts["images"]
         selections = [("best", metric, k), ("worst", metric, k)] if sel is None else [sel]
         has_floor = (per_image["enhancer"].isin(["input", "identity"]) & (per_image["metric"] == metric)).any()
@@ -221,13 +261,13 @@ def auto_grids(run_dirs: Sequence[str | Path], df, out_dir: str | Path, images_r
                         else "gains least") + " over the input" if has_floor else f"{which} {len(ids)} images by {m}")
             cols = ["input"] + enh + ["reference"]
             path = Path(out_dir) / f"grid_{name}.png"
-            grids.grid_from_folders(images_root, ids, enh, path, input_paths=input_paths,
+            grids.grid_from_folders(roots, ids, enh, path, input_paths=input_paths,
                                     reference_paths=reference_paths, crop=opts["crop"],
                                     notes=grids.metric_notes(per_image, metric, ids, cols), title=what)
             out.append((what, path))
     except (InputError, OSError, KeyError) as exc:
-        return out, [f"grids skipped: {exc}"]
-    return out, []
+        return out, [*notes, f"grids skipped: {exc}"]
+    return out, notes
 
 
 STAT_KEYS = ("baseline", "level", "n_resamples", "seed", "method")
@@ -339,15 +379,23 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
         raise ConfigError(f"unknown --ci {ci!r}; choose pm or interval")
     for run_dir in run_dirs:  # a non-results CSV (per_image.csv, a report table): one line, exit 2
         read_results_file(run_dir)
+    from ledbench.reports.tables import FLOORS, unique_runs
+
+    run_dirs, merge_notes = unique_runs(run_dirs)
     df = merge_runs(*run_dirs, allow_mismatch=allow_mismatch)
+    merge_notes += df.attrs.get("notes", [])
+    if notes_out is not None:
+        notes_out.extend(merge_notes)
+    base = table_kwargs.get("baseline")
+    have = [str(e) for e in dict.fromkeys(df["enhancer"])]
+    if base is not None and base not in have and not (base in FLOORS and any(f in have for f in FLOORS)):
+        raise ConfigError(f"--baseline {base!r} is not an enhancer of the results; choose from {', '.join(have)}")
     from ledbench.reports.sweep import sweep_tables
 
-    sweep_kw = {k: v for k, v in table_kwargs.items() if k in ("decimals", "show_stderr")}
+    sweep_kw = {k: v for k, v in table_kwargs.items() if k in ("decimals", "show_stderr", "label")}
     want_grids = "html" in fmts or "grids" in fmts
-    if want_grids and images_root is not None and Path(images_root).is_dir():
-        from ledbench.bench.results import read_per_image
-
-        check_grid_options(df, read_per_image(run_dirs[0]), enhancers=grid_enhancers, images=grid_images,
+    if want_grids and _image_roots(images_root, run_dirs):
+        check_grid_options(df, _per_image(run_dirs), enhancers=grid_enhancers, images=grid_images,
                            metric=grid_metric, crop=grid_crop)
     elif grid_enhancers or grid_images or grid_crop:
         from ledbench.reports.grids import parse_crop
@@ -386,7 +434,7 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
         if figs:
             written["plots"] = out_dir / "plots"
         elif "plots" in fmts:
-            notes.append("no plots: " + ("; ".join(notes) if notes else "the results allow none"))
+            notes.append("no plots: " + ("; ".join(notes) if notes else PLOTS_NEED))
         if notes_out is not None:
             notes_out.extend(notes)
     if want_grids:
@@ -406,7 +454,7 @@ def build_report(run_dirs: Sequence[str | Path], formats: Sequence[str] | str, o
                f"{df['enhancer'].nunique()} enhancers; {len(df)} result rows")
         written["html"] = html_mod.write_html(out_dir / FORMAT_FILES["html"], title=title, subtitle=sub,
                                               tables=tables, figures=figs, grids=grid_list, manifests=manifests,
-                                              notes=notes + gnotes)
+                                              notes=merge_notes + notes + gnotes)
     return written
 
 
@@ -420,7 +468,8 @@ def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, ro
     """``ledbench report``: write report files and print the console table. 0 on success, 2 on a user error.
 
     ``grid_*``: see :func:`auto_grids`; ``caption`` / ``label``: the LaTeX ``\\caption`` text and ``\\label``;
-    ``show_stderr``: ``± stderr`` after every value (per-image stderr of one run, over runs for several).
+    ``show_stderr``: ``± stderr`` after every value (over images for a value from one run, over runs for a value
+    averaged over repeats; the legend says which); without it no ``±`` is shown. A run given twice is read once.
 
     ``out_dir`` defaults to ``RUN_DIR/report`` for one run (beside, not over, the run's own ``report.md``) and
     to ``./ledbench-report`` for several. ``stats``, ``ci`` and ``stat_kwargs`` (baseline, level, n_resamples,

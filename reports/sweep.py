@@ -67,9 +67,10 @@ def sweep_tables(df, fmt: str, **kwargs: Any) -> list[tuple[str, str]]:
     """``[(title, table text)]``: one enhancer x severity table per (task, protocol, metric) of a sweep, rendered
     by the report's table builder in ``fmt`` (md, tex, html); empty when ``df`` is not a sweep. ``kwargs`` go to
     :func:`~ledbench.reports.tables.format_table` (``decimals`` ...; bootstrap marks are off: cells of different
-    severities are not compared)."""
+    severities are not compared). ``label``: the report's LaTeX label; each table gets its own, ``LABEL-psnr-sev``
+    (the task and protocol added when a metric name occurs in several)."""
     from ledbench.reports import names as nm
-    from ledbench.reports.tables import format_table
+    from ledbench.reports.tables import format_table, label_for
 
     if not is_sweep(df):
         return []
@@ -77,12 +78,17 @@ def sweep_tables(df, fmt: str, **kwargs: Any) -> list[tuple[str, str]]:
     order = sweep["severity"].astype(str).map(float).sort_values(kind="stable").index
     sweep = sweep.loc[order].assign(severity=lambda d: "severity " + d["severity"].astype(str))
     extra = dict(kwargs.pop("where", None) or {})
+    base = kwargs.pop("label", None)
+    groups = list(dict.fromkeys(zip(sweep["task_kind"], sweep["task"], sweep["protocol"], sweep["metric"])))
+    n_metric = {m: sum(1 for g in groups if g[3] == m) for m in {g[3] for g in groups}}
     out = []
-    for (kind, task, proto, metric), _g in sweep.groupby(["task_kind", "task", "protocol", "metric"], sort=False):
+    for kind, task, proto, metric in groups:
         where = {"task_kind": kind, "task": task, "protocol": proto, "metric": metric}
         where.update(extra)
         title = f"{nm.metric_name(metric)} by severity ({nm.task_model_name(task) or task}, {proto})"
-        text = format_table(sweep, rows="enhancer", cols="severity", fmt=fmt, where=where, stats=None, **kwargs)
+        label = label_for(base, metric, "sev") if n_metric[metric] == 1 else label_for(base, task, proto, metric, "sev")
+        text = format_table(sweep, rows="enhancer", cols="severity", fmt=fmt, where=where, stats=None, label=label,
+                            **kwargs)
         out.append((title, text))
     return out
 

@@ -60,6 +60,7 @@ __all__ = [
     "check_mergeable",
     "console_table",
     "format_table",
+    "label_for",
     "merge_runs",
     "parse_fields",
     "unique_runs",
@@ -69,6 +70,7 @@ FLOOR, CEILING = "input", "reference"
 FLOORS = ("input", "identity")  # the degraded image as is: the pseudo-enhancer or the identity enhancer
 PSEUDO_ENHANCERS = (*FLOORS, CEILING)
 FORMATS = ("md", "tex", "csv", "html", "console")
+DEFAULT_LABEL = "tab:ledbench"
 ARROW = {True: "↑", False: "↓"}
 SIG = "†"
 CI_MODES = (None, "pm", "interval")
@@ -134,8 +136,9 @@ def unique_runs(run_dirs: Sequence[str | Path]) -> tuple[list[str | Path], list[
         p = Path(r)
         key = (p.parent if p.name == "results.csv" else p).resolve()
         if key in seen:
-            notes.append(f"{r} is the run {seen[key]} given again: read once (a repeat is a second run directory, "
-                         "e.g. ledbench run ... seed=1 out=runs/seed1)")
+            what = f"run {r} given twice" if str(r) == seen[key] else f"{r} is run {seen[key]} again"
+            notes.append(f"{what}: read once (a repeat is a second run directory, e.g. ledbench run ... seed=1 "
+                         "out=runs/seed1)")
             continue
         seen[key] = str(r)
         out.append(r)
@@ -717,6 +720,13 @@ def _apply_bootstrap(boot, recs, row_fields, col_fields, row_keys, col_keys, cel
             if math.isfinite(r["ci_low"]):
                 c.ci = (float(r["ci_low"]), float(r["ci_high"]))
     bases.discard("")
+    if n_enh == 0:  # nothing was compared: no significance sentence ("across the 0 enhancers")
+        if len(unboot) == len(col_keys):
+            return "no bootstrap (a column needs at least 2 images): best / second by value"
+        base = boot.attrs.get("bootstrap", {}).get("baseline") or "identity"
+        return (f"no significance test: no enhancer to compare with the baseline {base} (it is absent or the only "
+                "row); best / second only where the paired bootstrap separates them from the next row"
+                + (f"; no bootstrap for {', '.join(unboot)} (best / second by value there)" if unboot else ""))
     return _stats_note(boot, n_enh, unboot, ", ".join(sorted(bases)))
 
 
@@ -824,7 +834,7 @@ def render_latex(t: Table, *, float_env: bool = True) -> str:
     if float_env:
         caption = _sentences(t.caption, t.columns_caption(), _legend(t, "bold", "underlined", cost=False))
         lines += ["\\begin{table}[t]", "\\centering", "\\small",
-                  f"\\caption{{{tex_escape(caption)}}}", f"\\label{{{t.label or 'tab:ledbench'}}}"]
+                  f"\\caption{{{tex_escape(caption)}}}", f"\\label{{{t.label or DEFAULT_LABEL}}}"]
     lines.append("\\begin{tabular}{" + "l" * nrf + "r" * ncol + "}")
     lines.append("\\toprule")
     if "metric" in t.col_fields and len(t.col_fields) > 1:  # the column groups, spanning their metrics
@@ -1029,11 +1039,17 @@ def format_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequenc
     where = dict(kwargs.pop("where", None) or {})
     for value in dict.fromkeys(_filter(df, where)[split_by]):
         kw = dict(kwargs)
-        if kw.get("label"):  # one \label per table
-            kw["label"] = f"{kw['label']}-{''.join(ch if ch.isalnum() else '-' for ch in str(value))}"
+        kw["label"] = label_for(kw.get("label"), value)  # one \label per table
         t = build_table(df, rows, cols, where={**where, split_by: value}, title=f"{split_by}: {value}", **kw)
         parts.append(render(t))
     return "\n".join(parts)
+
+
+def label_for(base: str | None, *parts: Any) -> str:
+    """A distinct LaTeX ``\\label`` for one of several tables: ``base`` (default ``tab:ledbench``) and the parts, each
+    reduced to letters, digits and ``-``: ``label_for("tab:night", "psnr", "sev")`` -> ``tab:night-psnr-sev``."""
+    slug = ["".join(ch if ch.isalnum() else "-" for ch in str(x)).strip("-") for x in parts]
+    return "-".join([(base or "").strip() or DEFAULT_LABEL] + [x for x in slug if x])
 
 
 def console_table(df, rows: str | Sequence[str] = "enhancer", cols: str | Sequence[str] = "task.metric",

@@ -25,6 +25,7 @@ from ledbench.reports.report import check_grid_options, parse_grid_images
 
 HERE = Path(__file__).resolve().parent
 SEED0 = HERE / "data" / "report_runs" / "seed0"
+SEED1 = HERE / "data" / "report_runs" / "seed1"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -306,3 +307,170 @@ def test_cli_report_without_images_says_why(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "save_images=true" in r.stdout and not any(x.strip().startswith("grids:") for x in r.stdout.splitlines())
     assert not (out / "grids").exists() and not (out / "plots").exists()
+
+
+# ------------------------------------------------------------------------------------------------ first-use walk
+
+
+def _write_run(dest: Path, res: pd.DataFrame, per: pd.DataFrame | None = None) -> Path:
+    """A run directory holding ``res`` (and ``per``) as ``ledbench run`` writes them (no ``source`` column)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    res.drop(columns=["source"], errors="ignore").to_csv(dest / "results.csv", index=False)
+    if per is not None:
+        per.to_csv(dest / "per_image.csv", index=False)
+    return dest
+
+
+def _sweep_run(dest: Path) -> Path:
+    """SEED0's quality rows at severities 1 and 3 (one manifest hash per level, as a sweep writes them)."""
+    q = read_results(SEED0).query("task_kind == 'quality'")
+    levels = [q.assign(severity=str(s), dataset_manifest_hash=f"sev{s}", value=q["value"] - s) for s in (1, 3)]
+    return _write_run(dest, pd.concat(levels, ignore_index=True))
+
+
+def _tables(tex: str) -> list[str]:
+    return ["\\begin{table}" + x.split("\\end{table}")[0] + "\\end{table}\n" for x in tex.split("\\begin{table}")[1:]]
+
+
+def test_cli_latex_and_html_captions_are_paper_ready(tmp_path):
+    """No run-time cost in the LaTeX caption or the HTML legend (the terminal and Markdown keep it); a user caption
+    ends its sentence before the generated text."""
+    out = tmp_path / "rep"
+    r = _cli("report", str(SEED0), "--format", "md,tex,html", "--out", str(out), "--caption", "My sweep",
+             "--label", "tab:mine", "--n-resamples", "200")
+    assert r.returncode == 0, r.stderr
+    assert "statistics took" in r.stdout and "statistics took" in (out / "report.md").read_text()
+    tex, page = (out / "report.tex").read_text(), unescape((out / "report.html").read_text())
+    assert "statistics took" not in tex and "wall time" not in tex
+    assert "statistics took" not in page and "of the run's" not in page
+    assert "\\caption{My sweep. Columns: Image quality" in tex
+    _check_latex(tex, "tab:mine")
+    assert "<caption>My sweep. Columns: Image quality" in page
+
+
+def test_cli_sweep_tables_get_distinct_labels_from_label(tmp_path):
+    run = _sweep_run(tmp_path / "sweep")
+    for label, want in (("tab:night", "tab:night"), (None, "tab:ledbench")):
+        out = tmp_path / f"rep-{want}"
+        r = _cli("report", str(run), "--format", "tex", "--out", str(out), "--no-stats",
+                 *(["--label", label] if label else []))
+        assert r.returncode == 0, r.stderr
+        tex = (out / "report.tex").read_text()
+        labels = re.findall(r"\\label\{([^}]*)\}", tex)
+        assert labels == [want, f"{want}-psnr-sev", f"{want}-ssim-sev", f"{want}-lpips-sev"], labels
+        for part, lab in zip(_tables(tex), labels):
+            _check_latex(part, lab)
+
+
+def test_split_tables_get_distinct_labels_without_label():
+    df = tables.merge_runs(SEED0)
+    tex = tables.format_table(df, fmt="tex", split_by="task_kind")
+    labels = re.findall(r"\\label\{([^}]*)\}", tex)
+    assert len(labels) == 4 and len(set(labels)) == 4 and labels[0] == "tab:ledbench-quality"
+    assert tables.label_for("tab:x", "psnr", "sev") == "tab:x-psnr-sev"
+    assert tables.label_for(None, "synth_mini@run 1") == "tab:ledbench-synth-mini-run-1"
+
+
+def test_cli_several_runs_show_plus_minus_only_with_stderr_and_say_what_it_is(tmp_path):
+    res1 = read_results(SEED1)
+    res1.loc[res1.enhancer == "zero_dce", "enhancer"] = "zero_dce_b"  # a row only one run has: per-image SE
+    other = _write_run(tmp_path / "other", res1)
+    out = tmp_path / "rep"
+    r = _cli("report", str(SEED0), str(SEED1), "--format", "md,tex", "--out", str(out), "--no-stats")
+    assert r.returncode == 0, r.stderr
+    md = (out / "report.md").read_text()
+    assert "±" not in md and "±" not in r.stdout and "\\pm" not in (out / "report.tex").read_text()
+    assert "mean over up to 2 runs" in md
+    r = _cli("report", str(SEED0), str(SEED1), "--format", "md", "--out", str(out), "--no-stats", "--stderr")
+    md = (out / "report.md").read_text()
+    a = read_results(SEED0).query("enhancer == 'zero_dce' and metric == 'psnr'")["value"].iloc[0]
+    b = read_results(SEED1).query("enhancer == 'zero_dce' and metric == 'psnr'")["value"].iloc[0]
+    assert f"{(a + b) / 2:.2f} ± {abs(a - b) / 2:.2f}" in md  # sample SD / sqrt(2) of two values = |a - b| / 2
+    assert "± standard error over runs" in md and "over images" not in md
+    r = _cli("report", str(SEED0), str(other), "--format", "md", "--out", str(out), "--no-stats", "--stderr")
+    md = (out / "report.md").read_text()
+    se = read_results(SEED0).query("enhancer == 'zero_dce' and metric == 'psnr'")["stderr"].iloc[0]
+    row = next(x for x in md.splitlines() if x.startswith("| zero_dce |"))
+    assert row.split(" | ")[1].strip("*<ins>/") == f"{a:.2f} ± {se:.2f}", row  # one run: its per-image SE
+    assert "over runs (sample SD / √runs; 0 when the runs agree) for a value averaged over several runs, over " \
+           "images for a value from one run" in md
+
+
+def test_cli_same_run_twice_is_read_once_with_a_note(tmp_path):
+    out, alone = tmp_path / "rep", tmp_path / "alone"
+    r = _cli("report", str(SEED0), str(SEED0), str(SEED0 / "results.csv"), "--format", "md", "--out",
+             str(out), "--no-stats")
+    assert r.returncode == 0, r.stderr
+    notes = [x for x in r.stdout.splitlines() if x.startswith("note:")]
+    assert len(notes) == 2 and "given twice: read once" in notes[0] and "is run" in notes[1], notes
+    assert _cli("report", str(SEED0), "--format", "md", "--out", str(alone), "--no-stats").returncode == 0
+    assert (out / "report.md").read_text() == (alone / "report.md").read_text()  # not a repeat: no mean, no ±
+
+
+def test_cli_mixed_data_headers_name_the_dataset(tmp_path):
+    """A plain run beside a sweep of the same dataset: no empty 'severity=' and every group names its dataset."""
+    sweep = _sweep_run(tmp_path / "sweep")
+    out = tmp_path / "rep"
+    r = _cli("report", str(SEED0), str(sweep), "--format", "md,tex,html", "--out", str(out), "--no-stats")
+    assert r.returncode == 0, r.stderr
+    md, tex = (out / "report.md").read_text(), (out / "report.tex").read_text()
+    html = unescape((out / "report.html").read_text())
+    for text in (r.stdout, md, tex, html):
+        assert not re.search(r"severity=(\s|[,:;)]|$)", text, re.M), text
+        assert "dataset=synth\\_mini" in text or "dataset=synth_mini" in text
+    assert "dataset=synth_mini, severity=3" in md and "n=4, dataset=synth_mini (PSNR" in md
+
+
+def test_cli_grid_columns_come_from_every_run(tmp_path):
+    """--grid-enhancers over two runs: each column's images from the run that saved them; a column without images
+    anywhere is named in a note."""
+    run1 = _run_with_images(tmp_path)
+    shutil.rmtree(run1 / "images" / "dap_led")
+    run2 = tmp_path / "run2"
+    shutil.copytree(run1, run2)
+    shutil.rmtree(run2 / "images")
+    _images(run2 / "images", sorted(read_per_image(run1).image_id.astype(str).unique()), ["dap_led"])
+    out = tmp_path / "rep"
+    r = _cli("report", str(run1), str(run2), "--format", "grids", "--out", str(out), "--no-stats",
+             "--grid-enhancers", "zero_dce,dap_led", "--grid-images", "best:psnr:2")
+    assert r.returncode == 0, r.stderr
+    assert "note:" not in r.stdout, r.stdout
+    from PIL import Image
+
+    with Image.open(out / "grids" / "grid_best_psnr.png") as im:  # input (identity), zero_dce, dap_led, reference
+        assert im.width > 4 * 224, im.size
+    shutil.rmtree(run2 / "images" / "dap_led")
+    r = _cli("report", str(run1), str(run2), "--format", "grids", "--out", str(tmp_path / "rep2"), "--no-stats",
+             "--grid-enhancers", "zero_dce,dap_led", "--grid-images", "best:psnr:2")
+    assert r.returncode == 0, r.stderr
+    assert "note: grid columns left out: dap_led (no saved images under" in r.stdout, r.stdout
+    with Image.open(tmp_path / "rep2" / "grids" / "grid_best_psnr.png") as im:
+        assert 3 * 224 < im.width < 4 * 224, im.size
+
+
+def test_cli_unknown_baseline_is_one_line_listing_the_enhancers(tmp_path):
+    out = tmp_path / "rep"
+    r = _cli("report", str(SEED0), "--baseline", "nobody", "--out", str(out))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--baseline 'nobody'" in r.stderr and "input, zero_dce, clahe+richardson_lucy, dap_led" in r.stderr
+    assert not out.exists()
+    assert _cli("report", str(SEED0), "--baseline", "identity", "--out", str(out), "--n-resamples", "50").returncode \
+        == 0  # identity and input both name the degraded input
+
+
+def test_legend_without_anything_compared_says_so(tmp_path):
+    """No enhancer beside the baseline: no '† ... across the 0 enhancers'; the plots note says what plots need."""
+    res, per = read_results(SEED0), read_per_image(SEED0)
+    keep = ["zero_dce", "dap_led"]  # no floor row: nothing to compare with
+    run = _write_run(tmp_path / "run", res[res.enhancer.isin(keep)], per[per.enhancer.isin(keep)])
+    r = _cli("report", str(run), "--format", "tex,plots", "--out", str(tmp_path / "rep"), "--n-resamples", "50",
+             "--cols", "metric", "--rows", "enhancer")
+    assert r.returncode == 0, r.stderr
+    tex = (tmp_path / "rep" / "report.tex").read_text()
+    for text in (r.stdout, tex):
+        assert "0 enhancers" not in text and "differs from" not in text
+        assert "no significance test: no enhancer to compare with the baseline identity" in text
+    quality = _write_run(tmp_path / "q", res[res.task_kind == "quality"], per[per.task_kind == "quality"])
+    r = _cli("report", str(quality), "--format", "plots", "--out", str(tmp_path / "rq"), "--no-stats")
+    assert "note: no plots: the results allow none (plots need a downstream task" in r.stdout
+    assert "a severity sweep" in r.stdout
