@@ -483,14 +483,23 @@ def auto_statistics(df, *, baseline: str = "identity", level: float = 0.95, n_re
 
 def _stats_note(boot, n_enh: int, unboot: list[str], baseline_used: str) -> str:
     """The legend's bootstrap sentence (settings, Holm correction, how best / second are chosen)."""
+    from ledbench.reports.stats import min_n_for_level
+
     b = boot.attrs.get("bootstrap", {})
     lvl = int(round(100 * float(b.get("level", 0.95))))
     n_img = int(boot["n_boot_images"].max()) if len(boot) else 0
-    parts = [f"{SIG} differs from {baseline_used or 'the baseline'}: the {lvl}% paired bootstrap interval of the "
-             f"difference (over {n_img} images, {b.get('n_resamples')} resamples, seed {b.get('seed')}, "
-             f"{b.get('method')}) excludes 0 after Holm correction across the {n_enh} enhancers of each column",
+    n_min = min_n_for_level(lvl / 100)
+    tests = set(boot["test"].astype(str)) if "test" in boot.columns else set()  # stats.py: which test gave p
+    how = (f"exact sign-flip test for n ≤ {b.get('exact_max_n', 12)}, paired bootstrap above"
+           if "sign-flip exact" in tests else "paired bootstrap")
+    parts = [f"{SIG} differs from {baseline_used or 'the baseline'}: two-sided p < {1 - lvl / 100:g} ({how}; over "
+             f"{n_img} images, {b.get('n_resamples')} resamples, seed {b.get('seed')}, {lvl}% {b.get('method')} "
+             f"intervals) after Holm correction across the {n_enh} enhancer{'s' if n_enh != 1 else ''} of each column",
              f"best / second only where the bootstrap separates them from the next row (beats it in at least "
-             f"{(100 + lvl) / 2:g}% of the resamples)"]
+             f"{(100 + lvl) / 2:g}% of the resamples) and n ≥ {n_min}"]
+    if "note" in boot.columns and boot["note"].astype(str).str.contains("no paired test can reach").any():
+        parts.append(f"fewer than {n_min} images: no paired test can reach that p (no best / second, no p for "
+                     "dataset-level metrics; statistics.csv note)")
     if unboot:
         parts.append("no bootstrap for " + ", ".join(unboot) + " (best / second by value there)")
     return "; ".join(parts)
