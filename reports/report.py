@@ -506,7 +506,7 @@ def report_main(run_dirs: list[str], formats: list[str], out_dir: str | None, ro
                 print(f"{fmt:>5}: {p}")
         return 0
     except LedbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"ledbench: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -529,7 +529,7 @@ def regress_main(run_dir: str, baseline: str, tol: list[str] | None = None, upda
         print(text, end="")
         return code
     except LedbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"ledbench: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -652,5 +652,5 @@ def compare_main(run_dir: str, a: str, b: str, metrics: str | None = None, *, n_
             print(f"wrote {csv}")
         return 0
     except LedbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"ledbench: error: {exc}", file=sys.stderr)
         return 2

