@@ -678,11 +678,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                                "in pixels")
     s.add_argument("--title", help="report title")
     s.add_argument("--caption", help="LaTeX \\caption text (the column groups and the legend are appended)")
-    s.add_argument("--label", help="LaTeX \\label (default tab:ledbench)")
-    s.add_argument("--stderr", action="store_true", help="show ± standard error after each value (one run: over "
-                                                         "images; several runs: over runs)")
-    s.add_argument("--rows", default="enhancer")
-    s.add_argument("--cols", default="task.metric")
+    s.add_argument("--label", help="LaTeX \\label (default tab:ledbench; split and sweep tables add -VALUE / "
+                                   "-METRIC-sev)")
+    s.add_argument("--stderr", action="store_true", help="show ± standard error after each value (± over images "
+                                                         "for a value from one run, over runs for repeats; no ± "
+                                                         "without it)")
+    s.add_argument("--rows", default="enhancer", metavar="FIELDS",
+                   help="key fields that make the table rows, '.' or ',' separated, from enhancer, dataset, split, "
+                        "task_kind, task, protocol, metric, severity (default enhancer; e.g. enhancer.severity)")
+    s.add_argument("--cols", default="task.metric", metavar="FIELDS",
+                   help="key fields that make the columns, same choices (default task.metric; e.g. metric)")
     s.add_argument("--allow-mismatch", action="store_true", help="merge runs over different datasets/protocols")
     s.add_argument("--ci", choices=["pm", "interval"], help="show bootstrap intervals as ± half-width or [lo, hi]")
     s.add_argument("--baseline", help="row the significance markers compare with (default: identity, the input)")
@@ -707,8 +712,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "per-image CSV),\n     unknown --tol metric, bad option\n"
                               "example:\n  ledbench regress runs/default --baseline ci/baseline.csv --tol psnr=0.05")
     s.add_argument("run_dir")
-    s.add_argument("--baseline", required=True)
-    s.add_argument("--tol", action="append", metavar="metric=value")
+    s.add_argument("--baseline", required=True, metavar="CSV",
+                   help="the baseline results CSV to compare with (a results.csv of an earlier run, e.g. "
+                        "ci/baseline_default.csv; --update-baseline writes it)")
+    s.add_argument("--tol", action="append", metavar="metric=value",
+                   help="tolerance for a metric: absolute in metric units or relative with %%; keys are a metric, "
+                        "task.metric or a wildcard, comma-separated or repeated (e.g. --tol psnr=0.05,lpips=2%%)")
     s.add_argument("--update-baseline", action="store_true", help="rewrite the baseline from this run")
     s.add_argument("--default-tol", help="tolerance for metrics without --tol (absolute, or relative like 1%%)")
     s.set_defaults(func=cmd_regress)

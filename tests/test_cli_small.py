@@ -30,3 +30,18 @@ def test_report_regress_compare_errors_are_ledbench_error_lines(tmp_path, argv):
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ledbench: error: "), res.stderr
+
+
+def test_report_and_regress_help_explain_every_option():
+    from ledbench.bench.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "verb").choices
+    for verb in ("report", "regress", "compare"):
+        bare = [a.option_strings for a in sub[verb]._actions if a.option_strings and not a.help]
+        assert not bare, (verb, bare)
+    report = " ".join(ledbench("report", "--help").stdout.split())
+    for text in ("--rows FIELDS", "e.g. enhancer.severity", "default task.metric", "-METRIC-sev",
+                 "over runs for repeats; no ± without it"):
+        assert text in report, text
+    regress = " ".join(ledbench("regress", "--help").stdout.split())
+    assert "--baseline CSV" in regress and "--tol psnr=0.05,lpips=2%" in regress, regress
