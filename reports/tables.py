@@ -692,7 +692,8 @@ def _honest_marks(cells, row_keys, e_pos, hib, decs, *, bootstrapped: bool) -> l
                     c.rank = 0
     notes.append("no mark on a result worse than the degraded input")
     if partial_cols:
-        notes.append("n=k/N: the mean covers k of the N images (the others failed, see manifest.json); "
+        notes.append("n=k/N: the mean covers k of the N images (the others failed, see manifest.json, or have no "
+                     "value, e.g. no detection for a mean confidence); "
                      + ("best / second compare the rows on the images all of them completed" if bootstrapped
                         else "no best / second in a column whose rows cover different images"))
     return notes
