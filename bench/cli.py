@@ -405,7 +405,9 @@ def cmd_regress(args) -> int:
 # -- weights ----------------------------------------------------------------------------------------------------
 
 def all_weight_specs() -> dict[str, object]:
-    """``{"name.tag": WeightsSpec}`` for every registered enhancer, task and metric (imports their classes)."""
+    """``{"name.tag": WeightsSpec}`` for every registered enhancer, task and metric (imports their classes). For the
+    enhancers each key is a name ``ledbench run enhancers=`` accepts: a preset gets only the tags that agree with
+    its config (``dap_led_small.noclip_synth``, no ``dap_led.noclip_synth``; ``Registry.tags``)."""
     from ledbench.enhancers import ENHANCERS, list_enhancers
     from ledbench.tasks import TASKS, list_tasks
     from ledbench.tasks.metrics import METRICS, list_metrics
@@ -413,13 +415,15 @@ def all_weight_specs() -> dict[str, object]:
     specs = {}
     for reg, names in ((ENHANCERS, list_enhancers(cascades=False)), (TASKS, list_tasks()), (METRICS, list_metrics())):
         for name in names:
+            if reg.tags_enabled and "." in name:
+                continue  # an arch.tag name: its arch (registered without a dot) lists it below
             try:
-                cls = reg.get(name)
+                tags = reg.tags(name) if reg.tags_enabled else getattr(reg.get(name), "weights_tags", {})
             except Exception as exc:  # a broken plugin must not hide the others
                 print(f"ledbench: cannot load {name}: {exc}", file=sys.stderr)
                 continue
             base = name.split(".")[0]
-            for tag, spec in getattr(cls, "weights_tags", {}).items():
+            for tag, spec in tags.items():
                 specs.setdefault(f"{base}.{tag}", spec)
     return specs
 

@@ -45,3 +45,17 @@ def test_report_and_regress_help_explain_every_option():
         assert text in report, text
     regress = " ".join(ledbench("regress", "--help").stdout.split())
     assert "--baseline CSV" in regress and "--tol psnr=0.05,lpips=2%" in regress, regress
+
+
+def test_weights_list_prints_enhancer_names_that_run_accepts():
+    from ledbench.enhancers import ENHANCERS, list_enhancers
+
+    res = ledbench("weights", "list")
+    assert res.returncode == 0, res.stderr
+    names = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
+    archs = {n for n in list_enhancers(cascades=False) if "." not in n}
+    enhancer_names = [n for n in names if n.partition(".")[0] in archs]
+    assert "dap_led_small.noclip_natural" in enhancer_names and "dap_led.noclip_natural" not in names
+    for name in enhancer_names:
+        ENHANCERS.lookup(name)  # raises UnknownNameError for a tag the preset does not have
+    assert set(enhancer_names) == {n for n in list_enhancers(cascades=False) if "." in n}  # and every tag is listed
