@@ -429,7 +429,7 @@ def all_weight_specs() -> dict[str, object]:
 
 
 def cmd_weights(args) -> int:
-    from ledbench.bench.weights import find_local, import_weights, resolve_weights, sha256_file
+    from ledbench.bench.weights import find_local, import_weights, resolve_weights, sha256_file, unrecognised_files
 
     specs = all_weight_specs()
     if args.target and args.action in ("fetch", "verify", "list"):
@@ -453,6 +453,11 @@ def cmd_weights(args) -> int:
             print(f"{what:36s} {status:18s} {dest}")
         if not rows:
             print(f"no known weight files found in {args.target}")
+        skipped = unrecognised_files(args.target, specs)
+        if skipped:
+            shown = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+            print(f"{len(skipped)} file(s) not recognised: {shown} (no registered weights file has that name; "
+                  "rename a download to the file name `ledbench weights list` shows)")
         return 1 if any(s.startswith("refused") for _, _, s in rows) else 0
     if args.action == "fetch":
         bad = 0

@@ -334,6 +334,15 @@ def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) 
     return rows
 
 
+def unrecognised_files(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) -> list[Path]:
+    """The files under ``directory`` (recursively, hidden ones left out) that :func:`import_weights` skips because
+    no spec in ``specs`` has their file name."""
+    names = {spec.filename for spec in specs.values()}
+    directory = Path(directory).expanduser()
+    return [p for p in sorted(directory.rglob("*")) if p.is_file() and p.name not in names
+            and not any(part.startswith(".") for part in p.relative_to(directory).parts)]
+
+
 # -- safe loading: no code from weights without consent -----------------------------------------------------------
 
 TRUST_HINT = "only if you trust where the file comes from, pass trust_weights=True (CLI: --trust-weights)"

@@ -59,3 +59,15 @@ def test_weights_list_prints_enhancer_names_that_run_accepts():
     for name in enhancer_names:
         ENHANCERS.lookup(name)  # raises UnknownNameError for a tag the preset does not have
     assert set(enhancer_names) == {n for n in list_enhancers(cascades=False) if "." in n}  # and every tag is listed
+
+
+def test_weights_import_names_the_files_it_did_not_recognise(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".cache").mkdir()
+    for rel in ("a.pth", "sub/b.bin", ".cache/hidden.pt"):
+        (tmp_path / rel).write_bytes(b"not weights")
+    res = ledbench("weights", "import", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("2 file(s) not recognised: a.pth, b.bin (no registered weights file has that name"), last
+    assert "hidden.pt" not in res.stdout
