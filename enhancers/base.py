@@ -80,8 +80,7 @@ class Enhancer(WeightedPlugin):
         import torch
 
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
-            shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-            raise InputError(f"{self.name}: expected an N x 3 x H x W tensor, got {shape}")
+            raise InputError(self._input_message(x))
         if not x.is_floating_point():
             raise InputError(f"{self.name}: expected a float tensor in [0, 1], got {x.dtype}")
         src_device = x.device
@@ -106,6 +105,17 @@ class Enhancer(WeightedPlugin):
         if bool(outside.any()):  # clamped below, but counted: a model returning x255 or [-1, 1] is a bug
             self.output_checks["out_of_range_images"] += int(outside.sum())
         return y.clamp(0.0, 1.0).to(src_device)
+
+    def _input_message(self, x) -> str:
+        """The one-line error for an input that is not an N x 3 x H x W torch tensor, with the conversion to use."""
+        shape = tuple(getattr(x, "shape", ()))
+        got = (f"a torch tensor of shape {shape}" if type(x).__module__.startswith("torch")
+               else f"a {type(x).__module__.split('.')[0]}.{type(x).__name__} of shape {shape}" if shape
+               else f"a {type(x).__name__}")
+        return (f"{self.name}.enhance: expected a float torch tensor N x 3 x H x W (RGB in [0, 1]), got {got}; "
+                "convert an H x W x 3 image (ledbench.bench.imageio.read_image) with "
+                "ledbench.bench.imageio.to_tensor(img) and back with from_tensor(y); an N x 3 x H x W float array "
+                "with torch.from_numpy(x)")
 
     @property
     def output_checks(self):

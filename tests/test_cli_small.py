@@ -71,3 +71,24 @@ def test_weights_import_names_the_files_it_did_not_recognise(tmp_path):
     last = res.stdout.strip().splitlines()[-1]
     assert last.startswith("2 file(s) not recognised: a.pth, b.bin (no registered weights file has that name"), last
     assert "hidden.pt" not in res.stdout
+
+
+def test_enhance_with_a_numpy_array_says_how_to_make_a_tensor():
+    import numpy as np
+
+    from ledbench.bench.errors import InputError
+    from ledbench.bench.imageio import from_tensor, to_tensor
+    from ledbench.enhancers import create_enhancer
+
+    enh = create_enhancer("gamma")
+    img = np.random.default_rng(0).random((32, 48, 3), dtype=np.float32)
+    for bad, got in ((img.transpose(2, 0, 1)[None], "a numpy.ndarray of shape (1, 3, 32, 48)"),
+                     (img, "a numpy.ndarray of shape (32, 48, 3)"),
+                     (to_tensor(img)[0], "a torch tensor of shape (3, 32, 48)"),
+                     ([0.5], "a list")):
+        with pytest.raises(InputError) as info:
+            enh.enhance(bad)
+        msg = str(info.value)
+        assert "\n" not in msg and got in msg and "ledbench.bench.imageio.to_tensor(img)" in msg, msg
+    out = from_tensor(enh.enhance(to_tensor(img)))  # the conversion the message names works
+    assert out.shape == img.shape
