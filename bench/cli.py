@@ -198,7 +198,7 @@ def describe(kind: str, name: str) -> str:
 # -- run --------------------------------------------------------------------------------------------------------
 
 def cmd_run(args) -> int:
-    from ledbench.bench.runner import default_run_file, load_run_config, run
+    from ledbench.bench.runner import default_run_file, dist_info, load_run_config, run
 
     runfile, tokens = _split_runfile(args.args)
     overrides = _overrides(tokens)
@@ -210,6 +210,8 @@ def cmd_run(args) -> int:
     log = (lambda m: None) if cfg.quiet and args.quiet else (lambda m: print(f"ledbench: {m}", file=sys.stderr))
     t0 = time.time()
     outcome = run(cfg, log=log)
+    if dist_info()[0] != 0:  # under torchrun rank 0 merges the shards and reports for every rank
+        return 0
     from ledbench.reports.tables import render_console
 
     print()  # the table of report.md, built once by the run
