@@ -644,17 +644,17 @@ class Runner:
         t0 = time.time()
         git_revision = start_git_revision()  # runs git in the background while the stages run
         cfg = self.cfg
+        seeds = {**seed_python_numpy(cfg.seed), "torch_seed": cfg.seed, "cudnn_deterministic": True}
+        self._memo = PlanMemo(self.cache, environment_fingerprint()) if cfg.plan_memo else None
+        dataset = self._dataset()  # before the run directory: a bad dataset= is the first thing to fix
+        items = dataset.items
+        if not items:
+            raise InputError(f"dataset {cfg.dataset!r} has no items")
         run_dir = choose_run_dir(cfg)
         if run_dir != cfg.run_dir:
             self.log(f"{cfg.run_dir} holds a different run: writing {run_dir} (exist_ok=true replaces it)")
         if self.rank == 0:
             ensure_writable_dir(run_dir, "run directory")
-        seeds = {**seed_python_numpy(cfg.seed), "torch_seed": cfg.seed, "cudnn_deterministic": True}
-        self._memo = PlanMemo(self.cache, environment_fingerprint()) if cfg.plan_memo else None
-        dataset = self._dataset()
-        items = dataset.items
-        if not items:
-            raise InputError(f"dataset {cfg.dataset!r} has no items")
         self._items_by_id = by_id = {it.id: it for it in items}
         shard = shard_items(items, self.rank, self.world, _pixel_counts(items) if self.world > 1 else None)
         self.log(f"dataset {dataset.name} ({dataset.split}): {len(items)} images"

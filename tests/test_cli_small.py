@@ -92,3 +92,17 @@ def test_enhance_with_a_numpy_array_says_how_to_make_a_tensor():
         assert "\n" not in msg and got in msg and "ledbench.bench.imageio.to_tensor(img)" in msg, msg
     out = from_tensor(enh.enhance(to_tensor(img)))  # the conversion the message names works
     assert out.shape == img.shape
+
+
+@pytest.mark.parametrize("dataset, needle", [("nosuch", "unknown dataset 'nosuch'"),
+                                             ("folder:{d}/missing", "does not exist")], ids=["name", "folder"])
+def test_a_bad_dataset_is_reported_before_a_run_directory_clash(tmp_path, dataset, needle):
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "keep.txt").write_text("another run's file")  # out= holds a different run: an error of its own
+    res = ledbench("run", f"dataset={dataset.format(d=tmp_path)}", f"out={out}", "enhancers=identity",
+                   "tasks=quality", "metrics=psnr", "-q")
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("ledbench: error: ") and needle in last and "holds a different run" not in last, last
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
