@@ -334,12 +334,19 @@ def import_weights(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) 
     return rows
 
 
+#: file suffixes of checkpoints, beside those of the registered weights (what a skipped download may be)
+WEIGHT_SUFFIXES = (".bin", ".ckpt", ".h5", ".npz", ".onnx", ".pkl", ".pt", ".pth", ".safetensors", ".tar",
+                   ".weights")
+
+
 def unrecognised_files(directory: str | os.PathLike, specs: dict[str, WeightsSpec]) -> list[Path]:
-    """The files under ``directory`` (recursively, hidden ones left out) that :func:`import_weights` skips because
-    no spec in ``specs`` has their file name."""
+    """The weight-like files under ``directory`` (recursively; a checkpoint suffix, hidden ones left out) that
+    :func:`import_weights` skips because no spec in ``specs`` has their file name."""
     names = {spec.filename for spec in specs.values()}
+    suffixes = set(WEIGHT_SUFFIXES) | {Path(n).suffix.lower() for n in names if Path(n).suffix}
     directory = Path(directory).expanduser()
     return [p for p in sorted(directory.rglob("*")) if p.is_file() and p.name not in names
+            and p.suffix.lower() in suffixes
             and not any(part.startswith(".") for part in p.relative_to(directory).parts)]
 
 

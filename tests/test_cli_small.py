@@ -64,13 +64,13 @@ def test_weights_list_prints_enhancer_names_that_run_accepts():
 def test_weights_import_names_the_files_it_did_not_recognise(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / ".cache").mkdir()
-    for rel in ("a.pth", "sub/b.bin", ".cache/hidden.pt"):
+    for rel in ("a.pth", "sub/b.bin", ".cache/hidden.pt", "README.md"):
         (tmp_path / rel).write_bytes(b"not weights")
     res = ledbench("weights", "import", str(tmp_path))
     assert res.returncode == 0, res.stderr
     last = res.stdout.strip().splitlines()[-1]
     assert last.startswith("2 file(s) not recognised: a.pth, b.bin (no registered weights file has that name"), last
-    assert "hidden.pt" not in res.stdout
+    assert "hidden.pt" not in res.stdout and "README" not in res.stdout
 
 
 def test_enhance_with_a_numpy_array_says_how_to_make_a_tensor():
