@@ -8,11 +8,11 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
+from tiny_dataset import ArrayItem
 
 from ledbench.enhancers.base import Cascade, TorchEnhancer, tiled_apply
 
@@ -93,18 +93,6 @@ def test_cascade_reports_its_stages_windows_as_one_increasing_count():
     assert a.progress_callback is None and b.progress_callback is None
 
 
-@dataclass
-class _Item:
-    id: str
-    img: np.ndarray
-
-    def load_input(self):
-        return self.img
-
-    def input_hash(self):
-        return f"h-{self.id}"
-
-
 def _run_stage(tmp_path, overall, seen):
     from ledbench.bench.cache import Cache
     from ledbench.bench.stages import StageRunner, enhanced_keys
@@ -123,7 +111,7 @@ def _run_stage(tmp_path, overall, seen):
 
     enh.reporting_tiles = reporting_tiles
     rng = np.random.default_rng(0)
-    items = [_Item(f"im{i}", rng.random((H, W, 3), dtype=np.float32)) for i in range(2)]
+    items = [ArrayItem(f"im{i}", rng.random((H, W, 3), dtype=np.float32)) for i in range(2)]
     stages = StageRunner(Cache(tmp_path / "cache"), batch=1, workers=0, on_error=lambda *a: pytest.fail(str(a)),
                          overall=overall)
     keys = enhanced_keys(enh.identity(), items, stages.on_error, "slow")

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-
-@dataclass
-class _Item:
-    id: str
-    img: np.ndarray
-
-    def load_input(self):
-        return self.img
-
-    def input_hash(self):
-        return f"h-{self.id}"
+from tiny_dataset import ArrayItem
 
 
 class _Sqrt:
@@ -36,7 +24,7 @@ class _Sqrt:
 def _items(n=5):
     rng = np.random.default_rng(0)
     shapes = [(16, 24, 3), (16, 24, 3), (8, 8, 3), (16, 24, 3), (8, 8, 3)]
-    return [_Item(f"im{i}", rng.random(shapes[i % len(shapes)], dtype=np.float32)) for i in range(n)]
+    return [ArrayItem(f"im{i}", rng.random(shapes[i % len(shapes)], dtype=np.float32)) for i in range(n)]
 
 
 def _stage(tmp_path, workers, batch=2, fail_key=None):

@@ -45,3 +45,17 @@ def register() -> None:
 
     if "tiny_pairs" not in DATASETS:
         DATASETS.register("tiny_pairs", TinyPairs)
+
+
+@dataclass
+class ArrayItem:
+    """The least a stage needs of an item: an id, an in-memory input and a fixed input hash (stage-level tests)."""
+
+    id: str
+    img: np.ndarray
+
+    def load_input(self):
+        return self.img
+
+    def input_hash(self):
+        return f"h-{self.id}"
