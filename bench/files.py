@@ -102,18 +102,18 @@ class StatMemo:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def get(self, name: str, kind: str, st: os.stat_result) -> str | None:
-        """The value stored for file ``name`` under ``kind`` if its stamp still equals ``st``'s, else None."""
+    def _all(self) -> dict[str, list]:
         if self._entries is None:
             self._entries = self._read()
-        entry = self._entries.get(f"{kind}:{name}")
+        return self._entries
+
+    def get(self, name: str, kind: str, st: os.stat_result) -> str | None:
+        """The value stored for file ``name`` under ``kind`` if its stamp still equals ``st``'s, else None."""
+        entry = self._all().get(f"{kind}:{name}")
         return entry[4] if isinstance(entry, list) and len(entry) == 5 and entry[:4] == self.stamp(st) else None
 
     def put(self, name: str, kind: str, st: os.stat_result, value: str) -> None:
-        if self._entries is None:
-            self._entries = self._read()
-        entry = [*self.stamp(st), value]
-        self._entries[f"{kind}:{name}"] = self._changed[f"{kind}:{name}"] = entry
+        self._all()[f"{kind}:{name}"] = self._changed[f"{kind}:{name}"] = [*self.stamp(st), value]
 
     def save(self) -> None:
         """Merge this process's new entries into the file (atomically); a failed write is silently a no-op: the
