@@ -284,13 +284,14 @@ def cmd_enhance(args) -> int:
                           **_overrides(args.overrides))
     if not src.exists():
         raise InputError(f"input {str(src)!r} does not exist")
-    if src.is_dir() and dst.resolve() == src.resolve():
+    dst_real = dst.resolve()
+    if src.is_dir() and dst_real == src.resolve():
         raise InputError(f"the output folder {str(dst)!r} is the input folder: the enhanced images would replace "
                          "the originals; pass another output folder")
     to_file = src.is_file() and is_image_file(dst) and not dst.is_dir()  # enhance photo.jpg out.png
-    inside = src.is_dir() and dst.resolve().is_relative_to(src.resolve())  # photos/ -> photos/enhanced/
+    inside = src.is_dir() and dst_real.is_relative_to(src.resolve())  # photos/ -> photos/enhanced/
     files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file() and is_image_file(p)
-                                               and not (inside and p.resolve().is_relative_to(dst.resolve())))
+                                               and not (inside and p.resolve().is_relative_to(dst_real)))
     if not files:
         raise InputError(f"no images found in {str(src)!r} (looked for .png/.jpg/.bmp/.tif/.webp)")
     rels = [Path(p.name) if src.is_file() else p.relative_to(src) for p in files]
